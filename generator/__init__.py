@@ -1,0 +1,15 @@
+"""Scenario in, Django project out: pure and deterministic.
+
+    scenario (TOML) -> history (state + timeline of migrations) -> files -> disk
+
+Only `write_project` has side effects; everything before it is a function of
+(scenario, seed, target) and returns the same bytes every time.
+"""
+
+from .project import Project, build_project, write_project
+from .scenario import Scenario, load_scenario, parse_scenario, resolve_scenario
+
+__all__ = [
+    "Project", "Scenario", "build_project", "write_project",
+    "load_scenario", "parse_scenario", "resolve_scenario",
+]

@@ -1,0 +1,94 @@
+"""Drawing scalar fields: type, options and defaults, as the scenario weights say.
+
+Defaults are chosen so that a field can always be added to a table that has
+rows and removed again (a backward RemoveField re-adds it), which is what makes
+every generated history reversible to zero.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import random
+
+from ..targets import DjangoLine
+from .operations import NO_DEFAULT, Expr, FieldSpec
+from .scenario import FIELD_TYPES, FieldParams
+
+# Types that cannot be NULL in the older Django lines without special classes,
+# or that do not usefully carry a default / an index.
+_NEVER_NULL = {"boolean"}
+_NO_INDEX = {"text", "binary", "json"}
+UNIQUE_OK = ("char", "integer", "big_integer", "small_integer", "positive_integer",
+             "date", "datetime", "email", "slug", "uuid", "boolean", "decimal")
+NUMERIC = ("integer", "big_integer", "small_integer", "positive_integer")
+TEXTUAL = ("char", "text", "email", "slug", "url")
+
+_DEFAULTS = {
+    "char": "",
+    "text": "",
+    "integer": 1,  # the seed project's IntegerField(default=1)
+    "big_integer": 0,
+    "small_integer": 0,
+    "positive_integer": 0,
+    "float": 0.0,
+    "decimal": decimal.Decimal("0.00"),
+    "boolean": False,
+    "date": datetime.date(2000, 1, 1),
+    "datetime": Expr("django.utils.timezone.now", ("django.utils.timezone",)),
+    "time": datetime.time(12, 0),
+    "duration": datetime.timedelta(0),
+    "email": "",
+    "url": "",
+    "slug": "",
+    "uuid": Expr("uuid.uuid4", ("uuid",)),
+    "ip": "127.0.0.1",
+    "binary": b"",
+    "json": Expr("dict"),
+}
+
+
+def effective_type(kind: str, target: DjangoLine) -> str:
+    """JSON only exists from Django 3.1; older targets get a TextField in its place."""
+    if kind == "json" and not target.has_json_field:
+        return "text"
+    return kind
+
+
+class FieldFactory:
+    """Draws FieldSpecs from a scenario's [generator.fields] table for one target."""
+
+    def __init__(self, params: FieldParams, target: DjangoLine):
+        self.params = params
+        self.target = target
+        self.kinds = [k for k in FIELD_TYPES if params.types.get(k, 0) > 0]
+        self.weights = [params.types[k] for k in self.kinds]
+
+    def draw_kind(self, rng: random.Random) -> str:
+        return effective_type(rng.choices(self.kinds, self.weights)[0], self.target)
+
+    def scalar(self, rng: random.Random, name: str, addable: bool = False) -> FieldSpec:
+        """A new scalar field; `addable` means it will be added to an existing table."""
+        kind = self.draw_kind(rng)
+        params = self.params
+        null = kind not in _NEVER_NULL and rng.random() < params.null_share
+        wants_default = rng.random() < params.default_share.get(kind, 0)
+        if kind == "boolean":
+            wants_default = True  # BooleanField without default is a 1.x-era warning
+        if addable and not null:
+            wants_default = True  # makemigrations would ask for one
+        options: dict = {}
+        if kind == "char":
+            options["max_length"] = rng.randint(*params.char_max_length)
+        elif kind == "decimal":
+            options["max_digits"] = rng.choice((8, 10, 12))
+            options["decimal_places"] = rng.choice((2, 3, 4))
+        default = _DEFAULTS[kind] if wants_default else NO_DEFAULT
+        if kind == "decimal" and default is not NO_DEFAULT:
+            default = decimal.Decimal("0").quantize(decimal.Decimal(1).scaleb(-options["decimal_places"]))
+        blank = null or (default == "" if not isinstance(default, Expr) else False)
+        db_index = kind not in _NO_INDEX and rng.random() < params.db_index_share
+        return FieldSpec(
+            name=name, kind=kind, null=null, blank=blank, default=default,
+            db_index=db_index, **options,
+        )

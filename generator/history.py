@@ -1,0 +1,537 @@
+"""The generated history: a global timeline of migrations, one app at a time.
+
+Every app first gets its `0001_initial`, in app order; then the remaining
+migrations of all apps are interleaved in a seeded order, each made of a few
+operations drawn from the scenario's operation mix. Because the timeline is
+one sequence and every dependency points at a migration recorded earlier, the
+dependency graph is acyclic by construction, and because each operation is
+checked against the current state before it is recorded, the history applies
+forwards from an empty database and backwards to zero on every target.
+
+Rules that keep it that way (each mirrors something Django or a database would
+reject): relation targets exist before they are referenced; required foreign
+keys only point at older models (so rows can always be inserted); fields added
+later are nullable or have a default; uniqueness is never added to a table that
+holds rows; renamed or removed fields are never named by Meta; models that are
+renamed or deleted wait (by dependency) for every app that ever pointed at them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from ..targets import DjangoLine
+from . import operations as ops
+from .fields import NUMERIC, TEXTUAL, UNIQUE_OK, FieldFactory, _DEFAULTS, _NO_INDEX
+from .names import Namer
+from .operations import FieldSpec, IndexSpec, ConstraintSpec, Migration, ModelOptions
+from .rows import RowMaker
+from .scenario import GeneratorParams, OPERATIONS, ON_DELETE, RELATION_KINDS
+from .state import AbstractBase, AppState, ModelState, ProjectState, insertable
+
+
+@dataclass
+class History:
+    """What the generator produced: the final state and every migration in timeline order."""
+
+    state: ProjectState
+    migrations: list[Migration]
+    target: DjangoLine
+    params: GeneratorParams
+
+    def migrations_of(self, app: str) -> list[Migration]:
+        return [m for m in self.migrations if m.app == app]
+
+    def operation_counts(self) -> Counter:
+        return Counter(op.kind for m in self.migrations for op in m.operations)
+
+
+class _Recorder:
+    """Collects one migration's operations and the dependencies they imply."""
+
+    def __init__(self, app: AppState, latest: dict[str, str]):
+        self.app = app
+        self.latest = latest
+        self.operations: list = []
+        self.dependencies: set[tuple[str, str]] = set()
+
+    def add(self, operation) -> None:
+        self.operations.append(operation)
+
+    def depend_on(self, app_label: str) -> None:
+        """Depend on the other app's newest migration, as makemigrations does."""
+        if app_label != self.app.label:
+            self.dependencies.add((app_label, self.latest[app_label]))
+
+
+_ON_DELETE_CODE = {"cascade": "CASCADE", "protect": "PROTECT", "set_null": "SET_NULL"}
+
+
+class HistoryBuilder:
+    def __init__(self, params: GeneratorParams, target: DjangoLine):
+        self.params = params
+        self.target = target
+        seed = params.seed
+        self.rng = random.Random("%d:history" % seed)
+        self.namer = Namer(params.names, random.Random("%d:names" % seed))
+        self.fields = FieldFactory(params.fields, target)
+        self.rows = RowMaker(seed)
+        self.state = ProjectState()
+        self.migrations: list[Migration] = []
+        self.latest: dict[str, str] = {}
+        kinds = [k for k in OPERATIONS if params.history.operations.get(k, 0) > 0]
+        if not target.has_indexes:
+            kinds = [k for k in kinds if k not in ("add_index", "remove_index")]
+        self.op_kinds = kinds
+        self.op_weights = [params.history.operations[k] for k in kinds]
+
+    # -- the timeline ----------------------------------------------------------
+    def build(self) -> History:
+        for index in range(self.params.apps):
+            app = AppState(label=self.namer.app_label(), index=index)
+            self.state.apps.append(app)
+            self._abstract_base(app)
+        for app in self.state.apps:
+            self._initial_migration(app)
+        plan: list[AppState] = []
+        for app in self.state.apps:
+            plan.extend([app] * (self.rng.randint(*self.params.history.migrations_per_app) - 1))
+        self.rng.shuffle(plan)
+        for app in plan:
+            self._later_migration(app)
+        return History(self.state, self.migrations, self.target, self.params)
+
+    def _finish(self, app: AppState, recorder: _Recorder, name: str) -> None:
+        app.migrations += 1
+        full_name = "%04d_%s" % (app.migrations, name)
+        dependencies = set(recorder.dependencies)
+        if app.migrations > 1:
+            dependencies.add((app.label, self.latest[app.label]))
+        migration = Migration(
+            app=app.label,
+            number=app.migrations,
+            name=full_name,
+            dependencies=tuple(sorted(dependencies)),
+            operations=tuple(recorder.operations),
+        )
+        self.migrations.append(migration)
+        self.latest[app.label] = full_name
+
+    def _initial_migration(self, app: AppState) -> None:
+        recorder = _Recorder(app, self.latest)
+        for _ in range(self.rng.randint(*self.params.models_per_app)):
+            self._create_model(app, recorder, initial=True)
+        self._finish(app, recorder, "initial")
+
+    def _later_migration(self, app: AppState) -> None:
+        recorder = _Recorder(app, self.latest)
+        names: list[str] = []
+        for _ in range(self.rng.randint(*self.params.history.operations_per_migration)):
+            for _attempt in range(12):
+                kind = self.rng.choices(self.op_kinds, self.op_weights)[0]
+                fragment = getattr(self, "_op_" + kind)(app, recorder)
+                if fragment:
+                    names.append(fragment)
+                    break
+        if not recorder.operations:  # nothing applicable: a new model always is
+            names.append(self._op_create_model(app, recorder))
+        name = names[0] if len(names) == 1 else names[0] + "_and_more"
+        self._finish(app, recorder, name[:52].rstrip("_"))
+
+    # -- picking things ----------------------------------------------------------
+    def _reachable_apps(self, app: AppState, initial: bool) -> list[AppState]:
+        """Apps a relation may cross into: a window of neighbours (clustering keeps
+        dense projects from relating every model to every other)."""
+        window = self.params.relations.cross_app_window
+        low = max(0, app.index - window)
+        high = app.index if initial else min(len(self.state.apps), app.index + window + 1)
+        return [a for a in self.state.apps[low:high] if a is not app and a.models]
+
+    def _concrete(self, app: AppState) -> list[ModelState]:
+        return [m for m in app.models.values() if m.concrete and not m.through_for]
+
+    def _pick_target(self, app: AppState, initial: bool, exclude: ModelState | None = None) -> ModelState | None:
+        relations = self.params.relations
+        if self.rng.random() < relations.cross_app_share:
+            apps = self._reachable_apps(app, initial)
+            if apps:
+                candidates = self._concrete(self.rng.choice(apps))
+                if candidates:
+                    return self.rng.choice(candidates)
+        candidates = [m for m in self._concrete(app) if m is not exclude]
+        return self.rng.choice(candidates) if candidates else None
+
+    def _pick_model(self, app: AppState, predicate=lambda m: True,
+                    touching: _Recorder | None = None) -> ModelState | None:
+        """A concrete model of `app` that satisfies `predicate`.
+
+        With `touching`, the caller is about to change the model's table, and the
+        migration then waits for every app the table points into. The reason is
+        SQLite: a RenameModel rebuilds each table that references the renamed
+        model from the state as of the rename; were a later change to such a
+        table not ordered after the rename, unapplying the rename first would
+        rebuild the table without that change (the column silently vanishes).
+        """
+        candidates = [m for m in app.models.values() if m.concrete and predicate(m)]
+        if not candidates:
+            return None
+        model = self.rng.choice(candidates)
+        if touching is not None:
+            for spec in model.fields.values():
+                if spec.is_relation:
+                    touching.depend_on(spec.to_app)
+        return model
+
+    # -- building models ---------------------------------------------------------
+    def _abstract_base(self, app: AppState) -> None:
+        if self.params.inheritance.abstract_share <= 0:
+            return
+        name = self.namer.abstract_base_name(app.names_lower())
+        taken: set[str] = set()
+        fields = []
+        for _ in range(self.rng.randint(1, 3)):
+            field_name = self.namer.field_name(taken)
+            taken.add(field_name)
+            fields.append(replace(self.fields.scalar(self.rng, field_name), inherited=True))
+        app.abstract_base = AbstractBase(name=name, fields=tuple(fields))
+
+    def _create_model(self, app: AppState, recorder: _Recorder, initial: bool) -> ModelState:
+        inheritance = self.params.inheritance
+        roll = self.rng.random()
+        # Parents come from this app or earlier ones only: a cross-app parent is an
+        # import in models.py, and imports that only point backwards cannot cycle.
+        if roll < inheritance.proxy_share:
+            base = self._pick_target(app, initial=True)
+            if base is not None and base.parent is None:
+                return self._create_proxy(app, recorder, base)
+        parent = None
+        if roll >= 1 - inheritance.multi_table_share:
+            parent = self._pick_target(app, initial=True)
+        model = self.state.add_model(app, self.namer.model_name(app.names_lower()))
+        if parent is not None:
+            model.parent = parent.uid
+            parent.children.add(model.uid)
+            parent.referencing_apps.add(app.label)
+            recorder.depend_on(parent.app)
+        if app.abstract_base and self.rng.random() < inheritance.abstract_share and parent is None:
+            model.abstract_base = app.abstract_base.name
+            for spec in app.abstract_base.fields:
+                model.fields[spec.name] = spec
+        for _ in range(self.rng.randint(*self.params.fields.per_model)):
+            name = self.namer.field_name(self.state.family_field_names(model))
+            model.fields[name] = self.fields.scalar(self.rng, name)
+        through_later: list[tuple[str, ModelState]] = []
+        for _ in range(self.rng.randint(*self.params.relations.per_model)):
+            pending = {name for name, _ in through_later}
+            spec, through_target = self._new_relation(app, model, recorder, initial, pending)
+            if spec is not None:
+                self.state.set_field(model, spec)
+            else:
+                through_later.append(through_target)
+        self._draw_meta(model)
+        recorder.add(ops.CreateModel(
+            name=model.name,
+            fields=tuple(model.fields.values()),
+            options=ModelOptions(ordering=model.ordering, unique_together=model.unique_together),
+            parent=(self.state.models[parent.uid].app, parent.name) if parent else None,
+        ))
+        for index in model.indexes:
+            recorder.add(ops.AddIndex(model.name, index))
+        for constraint in model.constraints:
+            recorder.add(ops.AddConstraint(model.name, constraint))
+        for field_name, target in through_later:
+            self._create_through(app, recorder, model, field_name, target)
+        return model
+
+    def _create_proxy(self, app: AppState, recorder: _Recorder, base: ModelState) -> ModelState:
+        model = self.state.add_model(app, self.namer.model_name(app.names_lower()))
+        model.proxy_of = base.uid
+        base.children.add(model.uid)
+        base.referencing_apps.add(app.label)
+        recorder.depend_on(base.app)
+        recorder.add(ops.CreateModel(
+            name=model.name, fields=(), options=ModelOptions(proxy=True), proxy_of=(base.app, base.name)
+        ))
+        return model
+
+    def _new_relation(self, app: AppState, model: ModelState, recorder: _Recorder, initial: bool,
+                      pending: set[str]):
+        """A relation field for a model being created; M2M-through comes back as a to-do."""
+        relations = self.params.relations
+        kind = self.rng.choices(RELATION_KINDS, [relations.kinds[k] for k in RELATION_KINDS])[0]
+        self_ref = self.rng.random() < relations.self_share
+        target = model if self_ref else self._pick_target(app, initial, exclude=model)
+        if target is None or target is model:
+            target, self_ref = model, True  # self references are nullable: rows stay insertable
+        name = self.namer.field_name(self.state.family_field_names(model) | pending)
+        if kind == "many_to_many" and not self_ref and self.rng.random() < relations.through_share:
+            return None, (name, target)
+        if self_ref and kind == "one_to_one":
+            kind = "foreign_key"
+        spec = self._relation_spec(app, model, name, kind, target, nullable=self_ref)
+        recorder.depend_on(target.app)
+        return spec, None
+
+    def _relation_spec(self, app, model, name, kind, target, nullable, through=None) -> FieldSpec:
+        relations = self.params.relations
+        related_name = self.namer.related_name(app.label, model.name, name)
+        if kind == "many_to_many":
+            return FieldSpec(
+                name=name, kind=kind, blank=True, to_app=target.app, to_model=target.name,
+                related_name=related_name, through_model=through, self_reference=target is model,
+            )
+        on_delete = self.rng.choices(ON_DELETE, [relations.on_delete[k] for k in ON_DELETE])[0]
+        null = nullable or on_delete == "set_null" or self.rng.random() < relations.null_share
+        if on_delete == "set_null" and not null:
+            on_delete = "cascade"
+        return FieldSpec(
+            name=name, kind=kind, null=null, blank=null, to_app=target.app, to_model=target.name,
+            on_delete=_ON_DELETE_CODE[on_delete], related_name=related_name,
+            self_reference=target is model,
+        )
+
+    def _create_through(self, app, recorder, owner: ModelState, field_name: str, target: ModelState):
+        through = self.state.add_model(app, self.namer.model_name(app.names_lower()))
+        through.through_for = "%s.%s.%s" % (app.label, owner.name, field_name)
+        for end in (owner, target):
+            name = self.namer.field_name(self.state.family_field_names(through))
+            spec = FieldSpec(
+                name=name, kind="foreign_key", to_app=end.app, to_model=end.name,
+                on_delete="CASCADE", related_name=self.namer.related_name(app.label, through.name, name),
+            )
+            self.state.set_field(through, spec)
+        extra = self.namer.field_name(self.state.family_field_names(through))
+        through.fields[extra] = self.fields.scalar(self.rng, extra)
+        recorder.depend_on(target.app)
+        recorder.add(ops.CreateModel(name=through.name, fields=tuple(through.fields.values())))
+        spec = self._relation_spec(app, owner, field_name, "many_to_many", target, False, through.name)
+        self.state.set_field(owner, spec)
+        recorder.add(ops.AddField(owner.name, spec))
+
+    def _draw_meta(self, model: ModelState) -> None:
+        meta = self.params.meta
+        local = model.scalar_fields(own_only=False)
+        uniqueable = [f.name for f in local if f.kind in UNIQUE_OK]
+        indexable = [f.name for f in local if f.kind not in _NO_INDEX]
+        rng = self.rng
+        if local and rng.random() < meta.ordering_share:
+            chosen = rng.sample(local, min(len(local), rng.randint(1, 2)))
+            model.ordering = tuple(("-" if rng.random() < 0.3 else "") + f.name for f in chosen)
+        if len(uniqueable) >= 2 and rng.random() < meta.unique_together_share:
+            model.unique_together = (tuple(rng.sample(uniqueable, 2)),)
+        if self.target.has_indexes and indexable and rng.random() < meta.indexes_share:
+            fields = tuple(rng.sample(indexable, min(len(indexable), rng.randint(1, 2))))
+            model.indexes.append(IndexSpec(self.namer.db_object_name(model.app, model.name, "idx"), fields))
+        if self.target.has_constraints and rng.random() < meta.constraints_share:
+            numeric = [f.name for f in local if f.kind in NUMERIC]
+            if numeric and (rng.random() < 0.5 or len(uniqueable) < 2):
+                name = self.namer.db_object_name(model.app, model.name, "ck")
+                model.constraints.append(ConstraintSpec(name, "check", (rng.choice(numeric),)))
+            elif len(uniqueable) >= 2:
+                name = self.namer.db_object_name(model.app, model.name, "uq")
+                model.constraints.append(ConstraintSpec(name, "unique", tuple(rng.sample(uniqueable, 2))))
+
+    # -- operations of later migrations ----------------------------------------
+    # Each returns a name fragment for the migration, or None when not applicable.
+
+    def _op_create_model(self, app, recorder):
+        return self._create_model(app, recorder, initial=False).lower
+
+    def _op_delete_model(self, app, recorder):
+        def deletable(m: ModelState) -> bool:
+            others = {uid for uid, _ in m.incoming if uid != m.uid}
+            return not (others or m.children or m.parent or m.through_for)
+
+        model = self._pick_model(app, deletable)
+        if model is None:
+            return None
+        for label in sorted(model.referencing_apps):
+            recorder.depend_on(label)
+        recorder.add(ops.DeleteModel(model.name))
+        self.state.delete_model(model)
+        return "delete_" + model.lower
+
+    def _op_add_field(self, app, recorder):
+        model = self._pick_model(app, touching=recorder)
+        if model is None:
+            return None
+        name = self.namer.field_name(self.state.family_field_names(model))
+        # A through model must keep exactly one FK to each end: scalars only there.
+        if self.params.relations.per_model[1] > 0 and not model.through_for and self.rng.random() < 0.3:
+            kind = self.rng.choices(RELATION_KINDS, [self.params.relations.kinds[k] for k in RELATION_KINDS])[0]
+            target = self._pick_target(app, initial=False) or model
+            if target is model and kind == "one_to_one":
+                kind = "foreign_key"
+            spec = self._relation_spec(app, model, name, kind, target, nullable=True)
+            recorder.depend_on(target.app)
+        else:
+            spec = self.fields.scalar(self.rng, name, addable=True)
+        self.state.set_field(model, spec)
+        recorder.add(ops.AddField(model.name, spec))
+        return "%s_%s" % (model.lower, name)
+
+    def _op_remove_field(self, app, recorder):
+        def removable(m: ModelState):
+            referenced = m.meta_referenced()
+            return [
+                f for f in m.own_fields()
+                if f.name not in referenced and not f.through_model
+                and not (m.through_for and f.is_relation)  # an M2M needs both ends
+                and (not m.has_rows or f.null or f.has_default or f.kind == "many_to_many")
+            ]
+
+        model = self._pick_model(app, removable, recorder)
+        if model is None:
+            return None
+        spec = self.rng.choice(removable(model))
+        recorder.add(ops.RemoveField(model.name, spec.name))
+        self.state.remove_field(model, spec.name)
+        return "remove_%s_%s" % (model.lower, spec.name)
+
+    def _op_alter_field(self, app, recorder):
+        model = self._pick_model(app, lambda m: m.scalar_fields(), recorder)
+        if model is None:
+            return None
+        spec = self.rng.choice(model.scalar_fields())
+        changes = []
+        if spec.kind == "char":
+            changes.append(replace(spec, max_length=spec.max_length + self.rng.randint(10, 100)))
+        if not spec.null and spec.kind != "boolean":
+            changes.append(replace(spec, null=True, blank=True))
+        if spec.kind not in _NO_INDEX:
+            changes.append(replace(spec, db_index=not spec.db_index))
+        if not spec.has_default:
+            changes.append(replace(spec, default=self._default_for(spec)))
+        if not changes:
+            return None
+        new = self.rng.choice(changes)
+        self.state.set_field(model, new)
+        recorder.add(ops.AlterField(model.name, new))
+        return "alter_%s_%s" % (model.lower, spec.name)
+
+    def _default_for(self, spec: FieldSpec):
+        default = _DEFAULTS[spec.kind]
+        if spec.kind == "decimal":
+            import decimal
+
+            default = decimal.Decimal(0).scaleb(-spec.decimal_places)
+        return default
+
+    def _op_rename_field(self, app, recorder):
+        def renamable(m: ModelState):
+            referenced = m.meta_referenced()
+            return [f for f in m.scalar_fields() if f.name not in referenced]
+
+        model = self._pick_model(app, renamable, recorder)
+        if model is None:
+            return None
+        spec = self.rng.choice(renamable(model))
+        new_name = self.namer.field_name(self.state.family_field_names(model))
+        recorder.add(ops.RenameField(model.name, spec.name, new_name))
+        self.state.rename_field(model, spec.name, new_name)
+        return "rename_%s_%s" % (model.lower, new_name)
+
+    def _op_rename_model(self, app, recorder):
+        def renamable(m: ModelState) -> bool:
+            if m.parent or m.children or m.through_for:
+                return False
+            if any(f.kind == "many_to_many" for f in m.fields.values()):
+                return False
+            for uid, name in m.incoming:
+                if uid == m.uid or self.state.models[uid].fields[name].kind == "many_to_many":
+                    return False
+            return True
+
+        model = self._pick_model(app, renamable)
+        if model is None:
+            return None
+        for label in sorted(model.referencing_apps):
+            recorder.depend_on(label)
+        old = model.name
+        new = self.namer.model_name(app.names_lower())
+        recorder.add(ops.RenameModel(old, new))
+        self.state.rename_model(model, new)
+        return "rename_%s_%s" % (old.lower(), new.lower())
+
+    def _op_add_index(self, app, recorder):
+        def indexable(m: ModelState):
+            return [f.name for f in m.scalar_fields(own_only=False) if f.kind not in _NO_INDEX]
+
+        model = self._pick_model(app, indexable, recorder)
+        if model is None:
+            return None
+        names = indexable(model)
+        fields = tuple(self.rng.sample(names, min(len(names), self.rng.randint(1, 2))))
+        index = IndexSpec(self.namer.db_object_name(app.label, model.name, "idx"), fields)
+        model.indexes.append(index)
+        recorder.add(ops.AddIndex(model.name, index))
+        return index.name
+
+    def _op_remove_index(self, app, recorder):
+        model = self._pick_model(app, lambda m: m.indexes, recorder)
+        if model is None:
+            return None
+        index = self.rng.choice(model.indexes)
+        model.indexes.remove(index)
+        recorder.add(ops.RemoveIndex(model.name, index.name))
+        return "remove_" + index.name
+
+    def _op_alter_unique_together(self, app, recorder):
+        def candidates(m: ModelState):
+            return [f.name for f in m.scalar_fields(own_only=False) if f.kind in UNIQUE_OK]
+
+        model = self._pick_model(
+            app, lambda m: m.unique_together or (not m.has_rows and len(candidates(m)) >= 2), recorder)
+        if model is None:
+            return None
+        if model.unique_together:
+            value: tuple = ()
+        else:
+            value = (tuple(self.rng.sample(candidates(model), 2)),)
+        model.unique_together = value
+        recorder.add(ops.AlterUniqueTogether(model.name, value))
+        return "alter_%s_unique_together" % model.lower
+
+    def _op_run_python(self, app, recorder):
+        model = self._pick_model(app, insertable)
+        if model is None:
+            return None
+        scalars = model.scalar_fields(own_only=False)
+        count = self.rng.randint(*self.params.history.data_rows)
+        key = "%s.%s.%d.%d" % (app.label, model.name, app.migrations + 1, len(recorder.operations))
+        rows = self.rows.rows(key, scalars, count)
+        textual = [f.name for f in scalars if f.kind in ("char", "text")]
+        numeric = [f.name for f in scalars if f.kind in NUMERIC]
+        transform = None
+        if textual:
+            transform = ("upper", self.rng.choice(textual))
+        elif numeric:
+            transform = ("increment", self.rng.choice(numeric))
+        function = "insert_%s_rows_%d" % (model.lower, len(recorder.operations) + 1)
+        recorder.add(ops.RunPython(function, model.name, rows, transform))
+        model.has_rows = True
+        return "%s_data" % model.lower
+
+    def _op_run_sql(self, app, recorder):
+        def numeric(m: ModelState):
+            return [f.name for f in m.scalar_fields(own_only=False) if f.kind in NUMERIC]
+
+        model = self._pick_model(app, numeric)
+        if model is None:
+            return None
+        column = self.rng.choice(numeric(model))
+        statement = 'UPDATE "%s" SET "%s" = "%s" %s 1'
+        recorder.add(ops.RunSQL(
+            sql=statement % (model.table, column, column, "+"),
+            reverse_sql=statement % (model.table, column, column, "-"),
+        ))
+        return "%s_sql" % model.lower
+
+
+def build_history(params: GeneratorParams, target: DjangoLine) -> History:
+    return HistoryBuilder(params, target).build()
+
+
+__all__ = ["History", "build_history", "TEXTUAL"]
