@@ -56,6 +56,19 @@ class _Recorder:
         self.latest = latest
         self.operations: list = []
         self.dependencies: set[tuple[str, str]] = set()
+        # Models created or changed by this migration. Django defers some SQL
+        # (indexes, unique constraints) to the end of a migration, so deleting or
+        # renaming one of these in the same migration leaves that SQL pointing at
+        # a table that is gone (seen on 1.8 forwards and 1.11 backwards).
+        self.touched: set[int] = set()
+        # Fields this migration created or altered (and models it created): not
+        # renamed, altered or removed again in the same migration, where deferred
+        # index SQL would still name the old column.
+        self.fresh: set[tuple[int, str]] = set()
+        self.created: set[int] = set()
+
+    def is_fresh(self, model: ModelState, name: str) -> bool:
+        return model.uid in self.created or (model.uid, name) in self.fresh
 
     def add(self, operation) -> None:
         self.operations.append(operation)
@@ -91,7 +104,7 @@ class HistoryBuilder:
     def build(self) -> History:
         for index in range(self.params.apps):
             app = AppState(label=self.namer.app_label(), index=index)
-            self.state.apps.append(app)
+            self.state.add_app(app)
             self._abstract_base(app)
         for app in self.state.apps:
             self._initial_migration(app)
@@ -179,6 +192,7 @@ class HistoryBuilder:
             return None
         model = self.rng.choice(candidates)
         if touching is not None:
+            touching.touched.add(model.uid)
             for spec in model.fields.values():
                 if spec.is_relation:
                     touching.depend_on(spec.to_app)
@@ -210,6 +224,8 @@ class HistoryBuilder:
         if roll >= 1 - inheritance.multi_table_share:
             parent = self._pick_target(app, initial=True)
         model = self.state.add_model(app, self.namer.model_name(app.names_lower()))
+        recorder.touched.add(model.uid)
+        recorder.created.add(model.uid)
         if parent is not None:
             model.parent = parent.uid
             parent.children.add(model.uid)
@@ -247,6 +263,7 @@ class HistoryBuilder:
 
     def _create_proxy(self, app: AppState, recorder: _Recorder, base: ModelState) -> ModelState:
         model = self.state.add_model(app, self.namer.model_name(app.names_lower()))
+        recorder.touched.add(model.uid)
         model.proxy_of = base.uid
         base.children.add(model.uid)
         base.referencing_apps.add(app.label)
@@ -294,6 +311,9 @@ class HistoryBuilder:
 
     def _create_through(self, app, recorder, owner: ModelState, field_name: str, target: ModelState):
         through = self.state.add_model(app, self.namer.model_name(app.names_lower()))
+        recorder.touched.add(through.uid)
+        recorder.touched.add(owner.uid)
+        recorder.created.add(through.uid)
         through.through_for = "%s.%s.%s" % (app.label, owner.name, field_name)
         for end in (owner, target):
             name = self.namer.field_name(self.state.family_field_names(through))
@@ -342,7 +362,7 @@ class HistoryBuilder:
     def _op_delete_model(self, app, recorder):
         def deletable(m: ModelState) -> bool:
             others = {uid for uid, _ in m.incoming if uid != m.uid}
-            return not (others or m.children or m.parent or m.through_for)
+            return not (others or m.children or m.parent or m.through_for or m.uid in recorder.touched)
 
         model = self._pick_model(app, deletable)
         if model is None:
@@ -369,6 +389,7 @@ class HistoryBuilder:
         else:
             spec = self.fields.scalar(self.rng, name, addable=True)
         self.state.set_field(model, spec)
+        recorder.fresh.add((model.uid, name))
         recorder.add(ops.AddField(model.name, spec))
         return "%s_%s" % (model.lower, name)
 
@@ -377,7 +398,7 @@ class HistoryBuilder:
             referenced = m.meta_referenced()
             return [
                 f for f in m.own_fields()
-                if f.name not in referenced and not f.through_model
+                if f.name not in referenced and not f.through_model and not recorder.is_fresh(m, f.name)
                 and not (m.through_for and f.is_relation)  # an M2M needs both ends
                 and (not m.has_rows or f.null or f.has_default or f.kind == "many_to_many")
             ]
@@ -391,10 +412,13 @@ class HistoryBuilder:
         return "remove_%s_%s" % (model.lower, spec.name)
 
     def _op_alter_field(self, app, recorder):
-        model = self._pick_model(app, lambda m: m.scalar_fields(), recorder)
+        def alterable(m: ModelState):
+            return [f for f in m.scalar_fields() if not recorder.is_fresh(m, f.name)]
+
+        model = self._pick_model(app, alterable, recorder)
         if model is None:
             return None
-        spec = self.rng.choice(model.scalar_fields())
+        spec = self.rng.choice(alterable(model))
         changes = []
         if spec.kind == "char":
             changes.append(replace(spec, max_length=spec.max_length + self.rng.randint(10, 100)))
@@ -408,6 +432,7 @@ class HistoryBuilder:
             return None
         new = self.rng.choice(changes)
         self.state.set_field(model, new)
+        recorder.fresh.add((model.uid, new.name))
         recorder.add(ops.AlterField(model.name, new))
         return "alter_%s_%s" % (model.lower, spec.name)
 
@@ -422,7 +447,7 @@ class HistoryBuilder:
     def _op_rename_field(self, app, recorder):
         def renamable(m: ModelState):
             referenced = m.meta_referenced()
-            return [f for f in m.scalar_fields() if f.name not in referenced]
+            return [f for f in m.scalar_fields() if f.name not in referenced and not recorder.is_fresh(m, f.name)]
 
         model = self._pick_model(app, renamable, recorder)
         if model is None:
@@ -431,13 +456,18 @@ class HistoryBuilder:
         new_name = self.namer.field_name(self.state.family_field_names(model))
         recorder.add(ops.RenameField(model.name, spec.name, new_name))
         self.state.rename_field(model, spec.name, new_name)
+        recorder.fresh.add((model.uid, new_name))
         return "rename_%s_%s" % (model.lower, new_name)
 
     def _op_rename_model(self, app, recorder):
         def renamable(m: ModelState) -> bool:
-            if m.parent or m.children or m.through_for:
+            if m.parent or m.children or m.through_for or m.uid in recorder.touched:
                 return False
             if any(f.kind == "many_to_many" for f in m.fields.values()):
+                return False
+            if m.incoming and self.target.needs_sqlite_legacy_alter_table:
+                # With the legacy ALTER TABLE those lines need, a renamed table keeps
+                # other tables' FKs pointing at its old name (seen on 1.11).
                 return False
             for uid, name in m.incoming:
                 if uid == m.uid or self.state.models[uid].fields[name].kind == "many_to_many":

@@ -82,7 +82,8 @@ class Namer:
                 name = "".join(part.capitalize() for part in parts)
             lower = name.lower()
             if (
-                lower not in taken_in_app
+                not keyword.iskeyword(name)  # "true".capitalize() is True
+                and lower not in taken_in_app
                 and lower not in self.field_names
                 and name not in _CLASS_NAMES_TAKEN
             ):

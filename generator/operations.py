@@ -55,11 +55,6 @@ class FieldSpec:
         return self.kind in RELATIONS
 
     @property
-    def to_label(self) -> str:
-        """Lower-case "app.model" label, as makemigrations writes it."""
-        return "%s.%s" % (self.to_app, (self.to_model or "").lower())
-
-    @property
     def has_default(self) -> bool:
         return self.default is not NO_DEFAULT
 

@@ -22,8 +22,14 @@ _EPOCH = datetime.date(2000, 1, 1)
 
 class RowMaker:
     def __init__(self, seed: int):
-        self.faker = Faker("en_US")
+        self._faker: Faker | None = None
         self.seed = seed
+
+    @property
+    def faker(self) -> Faker:
+        if self._faker is None:  # costly to build; many projects insert no rows
+            self._faker = Faker("en_US")
+        return self._faker
 
     def rows(self, key: str, fields: list[FieldSpec], count: int) -> tuple[tuple[tuple[str, Any], ...], ...]:
         """`count` rows giving a value to every scalar field; seeded by `key`."""

@@ -104,14 +104,16 @@ class AppState:
 @dataclass
 class ProjectState:
     apps: list[AppState] = field(default_factory=list)
+    apps_by_label: dict[str, AppState] = field(default_factory=dict)
     models: dict[int, ModelState] = field(default_factory=dict)
     next_uid: int = 1
 
     def app(self, label: str) -> AppState:
-        for app in self.apps:
-            if app.label == label:
-                return app
-        raise KeyError(label)
+        return self.apps_by_label[label]
+
+    def add_app(self, app: AppState) -> None:
+        self.apps.append(app)
+        self.apps_by_label[app.label] = app
 
     def add_model(self, app: AppState, name: str) -> ModelState:
         model = ModelState(uid=self.next_uid, app=app.label, name=name)

@@ -35,10 +35,11 @@ _FIELD_CLASSES = {
 class FieldRenderer:
     """Renders one FieldSpec as `models.X(...)` for a migration or for models.py."""
 
-    def __init__(self, imports: Imports, in_migration: bool, app: str):
+    def __init__(self, imports: Imports, in_migration: bool, app: str, target: DjangoLine):
         self.imports = imports
         self.in_migration = in_migration
         self.app = app  # the file's app: same-app targets are written by bare name in models.py
+        self.target = target
 
     def __call__(self, spec: FieldSpec) -> str:
         kwargs: list[tuple[str, str]] = []
@@ -62,8 +63,6 @@ class FieldRenderer:
                 if self.in_migration:
                     through = "%s.%s" % (self.app, through)  # case kept, as Django writes it
                 kwargs.append(("through", repr(through)))
-            if spec.kind == "many_to_many" and spec.self_reference and not self.in_migration:
-                kwargs.append(("symmetrical", "False"))
         if spec.max_length is not None:
             kwargs.append(("max_length", str(spec.max_length)))
         if spec.max_digits is not None:
@@ -82,12 +81,18 @@ class FieldRenderer:
 
     def _target(self, spec: FieldSpec) -> str:
         if self.in_migration:
-            return repr(spec.to_label)
-        if spec.self_reference:
-            return repr("self")
+            return repr(model_label(spec.to_app, spec.to_model, self.target))
+        # Self references are written by class name, not "self": Django 1.8 compares
+        # 'app.Model' from a resolved "self" with the migration's 'app.model' and sees
+        # a change, and a named self M2M is not symmetrical, like the migration's.
         if spec.to_app == self.app:
             return repr(spec.to_model)
         return repr("%s.%s" % (spec.to_app, spec.to_model))
+
+
+def model_label(app: str, model: str, target: DjangoLine) -> str:
+    """A model reference in a migration, spelled as the target's makemigrations does."""
+    return "%s.%s" % (app, model.lower() if target.lowercase_model_labels else model)
 
 
 def _index(index: IndexSpec) -> str:
@@ -130,7 +135,7 @@ class MigrationWriter:
         self.target = target
         self.imports = Imports()
         self.functions: list[str] = []
-        self.field = FieldRenderer(self.imports, in_migration=True, app=migration.app)
+        self.field = FieldRenderer(self.imports, in_migration=True, app=migration.app, target=target)
 
     def as_string(self) -> str:
         operations = [self._operation(op) for op in self.migration.operations]
@@ -170,7 +175,7 @@ class MigrationWriter:
             out.append(
                 "                (%r, models.OneToOneField(auto_created=True, "
                 "on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, "
-                "serialize=False, to=%r))," % (parent_name.lower() + "_ptr", "%s.%s" % (parent_app, parent_name.lower()))
+                "serialize=False, to=%r))," % (parent_name.lower() + "_ptr", model_label(parent_app, parent_name, self.target))
             )
         elif not op.options.proxy:
             out.append(
@@ -292,7 +297,7 @@ def _call(name: str, arguments: list[tuple[str, str]]) -> str:
 
 def models_source(app: AppState, state: ProjectState, target: DjangoLine) -> str:
     imports = Imports()
-    field = FieldRenderer(imports, in_migration=False, app=app.label)
+    field = FieldRenderer(imports, in_migration=False, app=app.label, target=target)
     cross_app_bases: set[tuple[str, str]] = set()
     classes: list[str] = []
     if app.abstract_base:

@@ -7,6 +7,7 @@ exact release ("4.2.11") is accepted wherever a line is and maps to its line.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -72,6 +73,11 @@ class DjangoLine:
         return self.at_least("4.1")
 
     @property
+    def lowercase_model_labels(self) -> bool:
+        """makemigrations writes to='app.model' from 1.9; 1.8 wrote (and compares) 'app.Model'."""
+        return self.at_least("1.9")
+
+    @property
     def needs_sqlite_legacy_alter_table(self) -> bool:
         """SQLite >= 3.26 rewrites FKs on ALTER TABLE RENAME, breaking < 2.2 table rebuilds."""
         return not self.at_least("2.2")
@@ -112,6 +118,7 @@ DEFAULT_LINE = "5.2"
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
 
 
+@functools.lru_cache(maxsize=None)
 def version_key(version: str) -> tuple[int, ...]:
     match = _VERSION_RE.match(version.strip())
     if not match:
