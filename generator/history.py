@@ -244,7 +244,7 @@ class HistoryBuilder:
             spec, through_target = self._new_relation(app, model, recorder, initial, pending)
             if spec is not None:
                 self.state.set_field(model, spec)
-            else:
+            elif through_target is not None:
                 through_later.append(through_target)
         self._draw_meta(model)
         recorder.add(ops.CreateModel(
@@ -280,8 +280,8 @@ class HistoryBuilder:
         kind = self.rng.choices(RELATION_KINDS, [relations.kinds[k] for k in RELATION_KINDS])[0]
         self_ref = self.rng.random() < relations.self_share
         target = model if self_ref else self._pick_target(app, initial, exclude=model)
-        if target is None or target is model:
-            target, self_ref = model, True  # self references are nullable: rows stay insertable
+        if target is None:
+            return None, None  # nothing to point at yet (the first model of the first app)
         name = self.namer.field_name(self.state.family_field_names(model) | pending)
         if kind == "many_to_many" and not self_ref and self.rng.random() < relations.through_share:
             return None, (name, target)
@@ -291,8 +291,17 @@ class HistoryBuilder:
         recorder.depend_on(target.app)
         return spec, None
 
+    def _ancestors(self, model: ModelState) -> set[int]:
+        found = set()
+        while model.parent is not None:
+            found.add(model.parent)
+            model = self.state.models[model.parent]
+        return found
+
     def _relation_spec(self, app, model, name, kind, target, nullable, through=None) -> FieldSpec:
         relations = self.params.relations
+        if kind == "one_to_one" and target.uid in self._ancestors(model):
+            kind = "foreign_key"  # before 2.0 an O2O to a parent silently becomes the parent link
         related_name = self.namer.related_name(app.label, model.name, name)
         if kind == "many_to_many":
             return FieldSpec(

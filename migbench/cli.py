@@ -1,0 +1,186 @@
+"""The `migbench` command: one entry point, one subcommand per job.
+
+Every user-fixable problem surfaces as one line on stderr (`migbench: error:
+...`) and exit status 2; a failed check is exit status 1; Ctrl-C is 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import MigbenchError
+from .targets import DEFAULT_LINE, LINES, DjangoLine, resolve_line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except MigbenchError as error:
+        print("migbench: error: %s" % error, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("migbench: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="migbench",
+        description="Generate synthetic Django projects and measure what `migrate` costs.",
+    )
+    parser.add_argument("--version", action="version", version="migbench %s" % __version__)
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    generate = commands.add_parser("generate", help="write a Django project from a scenario")
+    generate.add_argument("scenario", nargs="?", default="quick",
+                          help="a scenario file, or the name of a shipped one (default: quick)")
+    generate.add_argument("--out", required=True, help="directory to write the project into")
+    generate.add_argument("--seed", type=int, help="override the scenario's seed")
+    generate.add_argument("--django", help="target Django line, e.g. 1.8 or 5.2 "
+                                           "(default: the scenario's, else the installed one, else %s)" % DEFAULT_LINE)
+    generate.add_argument("--force", action="store_true", help="replace --out if it is not empty")
+    generate.set_defaults(handler=_generate)
+
+    check = commands.add_parser(
+        "check", help="validate a generated project on a real Django: check, makemigrations, "
+                      "migrate, every app back to zero, migrate again, write rows")
+    check.add_argument("project", help="a directory written by `migbench generate`")
+    check.add_argument("--django", help="Django line or release to check with (default: the project's target)")
+    check.add_argument("--python", help="interpreter: a version like 2.7 or a path (default: the first "
+                                        "installed one that runs the Django line natively)")
+    check.set_defaults(handler=_check)
+
+    scenarios = commands.add_parser("scenarios", help="list the shipped scenarios")
+    scenarios.set_defaults(handler=_scenarios)
+
+    envs = commands.add_parser("envs", help="list, create or prune the cached (Python, Django) environments")
+    envs.add_argument("--create", metavar="LINES", help="comma-separated Django lines to build, e.g. 1.8,5.2")
+    envs.add_argument("--python", help="interpreter for --create (version or path)")
+    envs.add_argument("--prune", action="store_true", help="remove half-built environments")
+    envs.set_defaults(handler=_envs)
+    return parser
+
+
+# -- generate ------------------------------------------------------------------
+
+
+def _generate(args) -> int:
+    from .generator import build_project, resolve_scenario, write_project
+
+    scenario = resolve_scenario(args.scenario)
+    if args.seed is not None:
+        if args.seed < 0:
+            raise MigbenchError("--seed must be >= 0, got %d" % args.seed)
+        scenario = scenario.with_seed(args.seed)
+    target, why = _generation_target(args.django, scenario.generator.django)
+    started = time.perf_counter()
+    project = build_project(scenario, target)
+    out = write_project(project, args.out, force=args.force)
+    seconds = time.perf_counter() - started
+    for line in project.summary.lines():
+        print(line)
+    print("  files       %d written to %s in %.2fs (target Django %s: %s)"
+          % (len(project.files), out, seconds, target.line, why))
+    return 0
+
+
+def _generation_target(requested: str | None, from_scenario: str | None) -> tuple[DjangoLine, str]:
+    if requested:
+        return resolve_line(requested), "--django"
+    if from_scenario:
+        return resolve_line(from_scenario), "the scenario's generator.django"
+    installed = _installed_django()
+    if installed and "%d.%d" % installed[:2] in LINES:
+        return resolve_line("%d.%d" % installed[:2]), "the Django installed here"
+    return resolve_line(DEFAULT_LINE), "the default"
+
+
+def _installed_django() -> tuple[int, ...] | None:
+    try:
+        import django
+    except ImportError:
+        return None
+    return tuple(django.VERSION[:2])
+
+
+# -- check ---------------------------------------------------------------------
+
+
+def _check(args) -> int:
+    from .bench import environments
+    from .bench.validity import validate_project
+
+    project = Path(args.project)
+    manifest = _manifest(project)
+    line = args.django or manifest["django_target"]
+    target = resolve_line(line)
+    if target.line != manifest["django_target"]:
+        print("note: the project was generated for Django %s; checking it with %s"
+              % (manifest["django_target"], target.line))
+    env = environments.ensure(line, args.python)
+    print("checking %s with Django %s on Python %s (%s)" % (project, env.django_version, env.python_version, env.path))
+    with tempfile.TemporaryDirectory(prefix="migbench-check-") as workdir:
+        result = validate_project(project.absolute(), env.python, target, manifest["apps"], Path(workdir))
+    for step in result.steps:
+        print("  " + step.line())
+    if not result.ok:
+        print(result.failures(), file=sys.stderr)
+        print("FAILED", file=sys.stderr)
+        return 1
+    print("ok")
+    return 0
+
+
+def _manifest(project: Path) -> dict:
+    path = project / "migbench.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MigbenchError("%s: no migbench.json; is this a directory written by `migbench generate`?" % project) from None
+    except (OSError, ValueError) as error:
+        raise MigbenchError("%s: unreadable manifest (%s); regenerate the project" % (path, error)) from None
+
+
+# -- scenarios, envs -----------------------------------------------------------------
+
+
+def _scenarios(args) -> int:
+    from .generator.scenario import resolve_scenario, shipped_scenarios
+
+    for name in shipped_scenarios():
+        scenario = resolve_scenario(name)
+        print("%-16s %s" % (name, scenario.description))
+    return 0
+
+
+def _envs(args) -> int:
+    from .bench import environments
+
+    if args.prune:
+        for path in environments.prune():
+            print("removed %s" % path)
+    if args.create:
+        for line in args.create.split(","):
+            env = environments.ensure(line.strip(), args.python)
+            print("ready   %s" % env.path)
+    envs = environments.list_envs()
+    if not envs:
+        print("no environments yet under %s" % environments.cache_root())
+    for env in envs:
+        print("%-40s Python %-8s Django %s" % (env.key, env.python_version, env.django_version))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
