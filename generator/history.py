@@ -97,8 +97,10 @@ class HistoryBuilder:
         kinds = [k for k in OPERATIONS if params.history.operations.get(k, 0) > 0]
         if not target.has_indexes:
             kinds = [k for k in kinds if k not in ("add_index", "remove_index")]
+        if not kinds:  # e.g. only index operations, on a target without indexes
+            kinds = ["create_model"]
         self.op_kinds = kinds
-        self.op_weights = [params.history.operations[k] for k in kinds]
+        self.op_weights = [params.history.operations[k] or 1.0 for k in kinds]
 
     # -- the timeline ----------------------------------------------------------
     def build(self) -> History:
@@ -345,15 +347,21 @@ class HistoryBuilder:
         uniqueable = [f.name for f in local if f.kind in UNIQUE_OK]
         indexable = [f.name for f in local if f.kind not in _NO_INDEX]
         rng = self.rng
-        if local and rng.random() < meta.ordering_share:
+        # Roll every die whatever the target supports, so that one seed gives the
+        # same models on every target as far as the targets allow.
+        wants_ordering = rng.random() < meta.ordering_share
+        wants_unique = rng.random() < meta.unique_together_share
+        wants_index = rng.random() < meta.indexes_share
+        wants_constraint = rng.random() < meta.constraints_share
+        if local and wants_ordering:
             chosen = rng.sample(local, min(len(local), rng.randint(1, 2)))
             model.ordering = tuple(("-" if rng.random() < 0.3 else "") + f.name for f in chosen)
-        if len(uniqueable) >= 2 and rng.random() < meta.unique_together_share:
+        if len(uniqueable) >= 2 and wants_unique:
             model.unique_together = (tuple(rng.sample(uniqueable, 2)),)
-        if self.target.has_indexes and indexable and rng.random() < meta.indexes_share:
+        if self.target.has_indexes and indexable and wants_index:
             fields = tuple(rng.sample(indexable, min(len(indexable), rng.randint(1, 2))))
             model.indexes.append(IndexSpec(self.namer.db_object_name(model.app, model.name, "idx"), fields))
-        if self.target.has_constraints and rng.random() < meta.constraints_share:
+        if self.target.has_constraints and wants_constraint:
             numeric = [f.name for f in local if f.kind in NUMERIC]
             if numeric and (rng.random() < 0.5 or len(uniqueable) < 2):
                 name = self.namer.db_object_name(model.app, model.name, "ck")

@@ -11,6 +11,7 @@ allowed.
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -172,7 +173,7 @@ def _weights(allowed: tuple[str, ...], require_positive: bool = True) -> Callabl
         for key, weight in value.items():
             if key not in allowed:
                 raise _Bad("unknown key %r; allowed: %s" % (key, ", ".join(allowed)))
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < math.inf:
                 raise _Bad("weight of %r must be a number >= 0, got %r" % (key, weight))
             weights[key] = float(weight)
         if require_positive and not any(weights.values()):

@@ -221,9 +221,7 @@ def test_scenario_error_is_a_migbench_error():
         parse_scenario("bogus = 1\n", SOURCE)
 
 
-# Known gaps (see the report): left as strict xfails so a fix flips them to XPASS.
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="BUG: _weights accepts nan/inf weights; build then crashes")
+# Non-finite weights would pass a "< 0" test and crash the build later.
 @pytest.mark.parametrize("text", [
     "[generator.fields]\ntypes = { char = nan }\n",
     "[generator.fields]\ntypes = { char = inf, text = 1 }\n",
@@ -233,8 +231,7 @@ def test_non_finite_weights_are_refused(text):
     refusal(text)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: raw value/key formatted with %s, so a newline splits the message")
+# A newline inside a quoted key or value must not split the one-line message.
 @pytest.mark.parametrize("text", [
     G + 'django = "7.3\\n"\n',
     G + '"se\\ned" = 1\n',
