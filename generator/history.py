@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from ..targets import DjangoLine
 from . import operations as ops
-from .fields import NUMERIC, TEXTUAL, UNIQUE_OK, FieldFactory, _DEFAULTS, _NO_INDEX
+from .fields import NUMERIC, TEXTUAL, UNIQUE_OK, FieldFactory, Weighted, _DEFAULTS, _NO_INDEX
 from .names import Namer
 from .operations import FieldSpec, IndexSpec, ConstraintSpec, Migration, ModelOptions
 from .rows import RowMaker
@@ -98,9 +98,11 @@ class HistoryBuilder:
         if not target.has_indexes:
             kinds = [k for k in kinds if k not in ("add_index", "remove_index")]
         if not kinds:  # e.g. only index operations, on a target without indexes
-            kinds = ["create_model"]
-        self.op_kinds = kinds
-        self.op_weights = [params.history.operations[k] or 1.0 for k in kinds]
+            self.operations = Weighted({"create_model": 1.0}, ["create_model"])
+        else:
+            self.operations = Weighted(params.history.operations, kinds)
+        self.relation_kinds = Weighted(params.relations.kinds, RELATION_KINDS)
+        self.on_delete = Weighted(params.relations.on_delete, ON_DELETE)
 
     # -- the timeline ----------------------------------------------------------
     def build(self) -> History:
@@ -145,7 +147,7 @@ class HistoryBuilder:
         names: list[str] = []
         for _ in range(self.rng.randint(*self.params.history.operations_per_migration)):
             for _attempt in range(12):
-                kind = self.rng.choices(self.op_kinds, self.op_weights)[0]
+                kind = self.operations.draw(self.rng)
                 fragment = getattr(self, "_op_" + kind)(app, recorder)
                 if fragment:
                     names.append(fragment)
@@ -279,7 +281,7 @@ class HistoryBuilder:
                       pending: set[str]):
         """A relation field for a model being created; M2M-through comes back as a to-do."""
         relations = self.params.relations
-        kind = self.rng.choices(RELATION_KINDS, [relations.kinds[k] for k in RELATION_KINDS])[0]
+        kind = self.relation_kinds.draw(self.rng)
         self_ref = self.rng.random() < relations.self_share
         target = model if self_ref else self._pick_target(app, initial, exclude=model)
         if target is None:
@@ -310,7 +312,7 @@ class HistoryBuilder:
                 name=name, kind=kind, blank=True, to_app=target.app, to_model=target.name,
                 related_name=related_name, through_model=through, self_reference=target is model,
             )
-        on_delete = self.rng.choices(ON_DELETE, [relations.on_delete[k] for k in ON_DELETE])[0]
+        on_delete = self.on_delete.draw(self.rng)
         null = nullable or on_delete == "set_null" or self.rng.random() < relations.null_share
         if on_delete == "set_null" and not null:
             on_delete = "cascade"
@@ -397,7 +399,7 @@ class HistoryBuilder:
         name = self.namer.field_name(self.state.family_field_names(model))
         # A through model must keep exactly one FK to each end: scalars only there.
         if self.params.relations.per_model[1] > 0 and not model.through_for and self.rng.random() < 0.3:
-            kind = self.rng.choices(RELATION_KINDS, [self.params.relations.kinds[k] for k in RELATION_KINDS])[0]
+            kind = self.relation_kinds.draw(self.rng)
             target = self._pick_target(app, initial=False) or model
             if target is model and kind == "one_to_one":
                 kind = "foreign_key"
@@ -496,6 +498,11 @@ class HistoryBuilder:
             return None
         for label in sorted(model.referencing_apps):
             recorder.depend_on(label)
+        if "contenttypes" in self.params.contrib_apps:
+            # migrate injects a RenameContentType after each RenameModel; unapplied,
+            # it needs ContentType in the migration's state, which only a
+            # dependency guarantees (else: "No installed app with label 'contenttypes'").
+            recorder.dependencies.add(("contenttypes", "0002_remove_content_type_name"))
         old = model.name
         new = self.namer.model_name(app.names_lower())
         recorder.add(ops.RenameModel(old, new))

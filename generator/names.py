@@ -11,6 +11,7 @@ model and field names are kept disjoint project-wide).
 
 from __future__ import annotations
 
+import functools
 import keyword
 import random
 
@@ -30,7 +31,8 @@ _APP_LABELS_TAKEN = {
 _CLASS_NAMES_TAKEN = {"Model", "Manager", "Migration", "Q", "F", "Index", "Decimal"}
 
 
-def _faker_words() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _faker_words() -> tuple[str, ...]:
     from faker.providers.lorem.en_US import Provider
 
     words = []
@@ -38,7 +40,7 @@ def _faker_words() -> list[str]:
         if len(word) >= 3 and word.isascii() and word.isalpha() and word.islower():
             if not keyword.iskeyword(word) and word not in _MODEL_ATTRIBUTES:
                 words.append(word)
-    return sorted(set(words))
+    return tuple(sorted(set(words)))
 
 
 class Namer:
@@ -47,7 +49,7 @@ class Namer:
     def __init__(self, scheme: str, rng: random.Random):
         self.scheme = scheme
         self.rng = rng
-        self.words = _faker_words() if scheme == "faker" else []
+        self.words = _faker_words() if scheme == "faker" else ()
         self.app_labels: set[str] = set()
         self.model_lowers: set[str] = set()  # every model name ever handed out, lower-cased
         self.field_names: set[str] = set()  # every field name ever handed out
