@@ -17,7 +17,6 @@ SQLite database of its own:
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
@@ -142,10 +141,3 @@ def _nothing_left(database: Path, apps: list[str]) -> Step:
 def _tail(text: str, lines: int = 25) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
-
-def write_rows_report(step: Step) -> dict:
-    """The probe's JSON line, for callers that want the counts."""
-    for line in reversed(step.output.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    return {}

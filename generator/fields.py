@@ -20,13 +20,12 @@ from .scenario import FIELD_TYPES, FieldParams
 # Types that cannot be NULL in the older Django lines without special classes,
 # or that do not usefully carry a default / an index.
 _NEVER_NULL = {"boolean"}
-_NO_INDEX = {"text", "binary", "json"}
+NO_INDEX = {"text", "binary", "json"}
 UNIQUE_OK = ("char", "integer", "big_integer", "small_integer", "positive_integer",
              "date", "datetime", "email", "slug", "uuid", "boolean", "decimal")
 NUMERIC = ("integer", "big_integer", "small_integer", "positive_integer")
-TEXTUAL = ("char", "text", "email", "slug", "url")
 
-_DEFAULTS = {
+DEFAULTS = {
     "char": "",
     "text": "",
     "integer": 1,  # the seed project's IntegerField(default=1)
@@ -96,11 +95,11 @@ class FieldFactory:
         elif kind == "decimal":
             options["max_digits"] = rng.choice((8, 10, 12))
             options["decimal_places"] = rng.choice((2, 3, 4))
-        default = _DEFAULTS[kind] if wants_default else NO_DEFAULT
+        default = DEFAULTS[kind] if wants_default else NO_DEFAULT
         if kind == "decimal" and default is not NO_DEFAULT:
             default = decimal.Decimal("0").quantize(decimal.Decimal(1).scaleb(-options["decimal_places"]))
         blank = null or (default == "" if not isinstance(default, Expr) else False)
-        db_index = kind not in _NO_INDEX and rng.random() < params.db_index_share
+        db_index = kind not in NO_INDEX and rng.random() < params.db_index_share
         return FieldSpec(
             name=name, kind=kind, null=null, blank=blank, default=default,
             db_index=db_index, **options,

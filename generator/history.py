@@ -18,13 +18,14 @@ renamed or deleted wait (by dependency) for every app that ever pointed at them.
 
 from __future__ import annotations
 
+import decimal
 import random
 from collections import Counter
 from dataclasses import dataclass, replace
 
 from ..targets import DjangoLine
 from . import operations as ops
-from .fields import NUMERIC, TEXTUAL, UNIQUE_OK, FieldFactory, Weighted, _DEFAULTS, _NO_INDEX
+from .fields import DEFAULTS, NO_INDEX, NUMERIC, UNIQUE_OK, FieldFactory, Weighted
 from .names import Namer
 from .operations import FieldSpec, IndexSpec, ConstraintSpec, Migration, ModelOptions
 from .rows import RowMaker
@@ -347,7 +348,7 @@ class HistoryBuilder:
         meta = self.params.meta
         local = model.scalar_fields(own_only=False)
         uniqueable = [f.name for f in local if f.kind in UNIQUE_OK]
-        indexable = [f.name for f in local if f.kind not in _NO_INDEX]
+        indexable = [f.name for f in local if f.kind not in NO_INDEX]
         rng = self.rng
         # Roll every die whatever the target supports, so that one seed gives the
         # same models on every target as far as the targets allow.
@@ -443,7 +444,7 @@ class HistoryBuilder:
             changes.append(replace(spec, max_length=spec.max_length + self.rng.randint(10, 100)))
         if not spec.null and spec.kind != "boolean":
             changes.append(replace(spec, null=True, blank=True))
-        if spec.kind not in _NO_INDEX:
+        if spec.kind not in NO_INDEX:
             changes.append(replace(spec, db_index=not spec.db_index))
         if not spec.has_default:
             changes.append(replace(spec, default=self._default_for(spec)))
@@ -456,12 +457,9 @@ class HistoryBuilder:
         return "alter_%s_%s" % (model.lower, spec.name)
 
     def _default_for(self, spec: FieldSpec):
-        default = _DEFAULTS[spec.kind]
         if spec.kind == "decimal":
-            import decimal
-
-            default = decimal.Decimal(0).scaleb(-spec.decimal_places)
-        return default
+            return decimal.Decimal(0).scaleb(-spec.decimal_places)
+        return DEFAULTS[spec.kind]
 
     def _op_rename_field(self, app, recorder):
         def renamable(m: ModelState):
@@ -511,7 +509,7 @@ class HistoryBuilder:
 
     def _op_add_index(self, app, recorder):
         def indexable(m: ModelState):
-            return [f.name for f in m.scalar_fields(own_only=False) if f.kind not in _NO_INDEX]
+            return [f.name for f in m.scalar_fields(own_only=False) if f.kind not in NO_INDEX]
 
         model = self._pick_model(app, indexable, recorder)
         if model is None:
@@ -587,5 +585,3 @@ class HistoryBuilder:
 def build_history(params: GeneratorParams, target: DjangoLine) -> History:
     return HistoryBuilder(params, target).build()
 
-
-__all__ = ["History", "build_history", "TEXTUAL"]

@@ -209,10 +209,10 @@ def write_project(project: Project, out: str | Path, force: bool = False) -> Pat
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".%s.migbench-" % out.name, dir=out.parent))
     try:
+        for directory in sorted({os.path.dirname(relative) for relative in project.files} - {""}):
+            (staging / directory).mkdir(parents=True, exist_ok=True)
         for relative, text in sorted(project.files.items()):
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            with open(staging / relative, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
         os.chmod(staging / "manage.py", 0o755)
         os.chmod(staging, 0o755)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
-from .operations import NO_DEFAULT, ConstraintSpec, FieldSpec, IndexSpec
+from .operations import ConstraintSpec, FieldSpec, IndexSpec
 
 
 @dataclass
@@ -95,10 +95,6 @@ class AppState:
         if self.abstract_base:
             taken.add(self.abstract_base.name.lower())
         return taken
-
-    @property
-    def latest_migration(self) -> int:
-        return self.migrations
 
 
 @dataclass
@@ -211,7 +207,3 @@ def insertable(model: ModelState) -> bool:
             return False
     return True
 
-
-def required(spec: FieldSpec) -> bool:
-    """A row must supply a value: not null and no default."""
-    return not spec.null and spec.default is NO_DEFAULT
