@@ -534,8 +534,12 @@ class HistoryBuilder:
         def candidates(m: ModelState):
             return [f.name for f in m.scalar_fields(own_only=False) if f.kind in UNIQUE_OK]
 
-        model = self._pick_model(
-            app, lambda m: m.unique_together or (not m.has_rows and len(candidates(m)) >= 2), recorder)
+        def alterable(m: ModelState) -> bool:
+            if m.uid in recorder.created:  # CreateModel defers its unique SQL to the migration's end
+                return False
+            return bool(m.unique_together) or (not m.has_rows and len(candidates(m)) >= 2)
+
+        model = self._pick_model(app, alterable, recorder)
         if model is None:
             return None
         if model.unique_together:
