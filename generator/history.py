@@ -256,7 +256,7 @@ class HistoryBuilder:
             name=model.name,
             fields=tuple(model.fields.values()),
             options=ModelOptions(ordering=model.ordering, unique_together=model.unique_together),
-            parent=(self.state.models[parent.uid].app, parent.name) if parent else None,
+            parent=(parent.app, parent.name) if parent else None,
         ))
         for index in model.indexes:
             recorder.add(ops.AddIndex(model.name, index))
@@ -269,6 +269,7 @@ class HistoryBuilder:
     def _create_proxy(self, app: AppState, recorder: _Recorder, base: ModelState) -> ModelState:
         model = self.state.add_model(app, self.namer.model_name(app.names_lower()))
         recorder.touched.add(model.uid)
+        recorder.created.add(model.uid)
         model.proxy_of = base.uid
         base.children.add(model.uid)
         base.referencing_apps.add(app.label)
@@ -315,8 +316,6 @@ class HistoryBuilder:
             )
         on_delete = self.on_delete.draw(self.rng)
         null = nullable or on_delete == "set_null" or self.rng.random() < relations.null_share
-        if on_delete == "set_null" and not null:
-            on_delete = "cascade"
         return FieldSpec(
             name=name, kind=kind, null=null, blank=null, to_app=target.app, to_model=target.name,
             on_delete=_ON_DELETE_CODE[on_delete], related_name=related_name,

@@ -82,9 +82,8 @@ class FieldRenderer:
     def _target(self, spec: FieldSpec) -> str:
         if self.in_migration:
             return repr(model_label(spec.to_app, spec.to_model, self.target))
-        # Self references are written by class name, not "self": Django 1.8 compares
-        # 'app.Model' from a resolved "self" with the migration's 'app.model' and sees
-        # a change, and a named self M2M is not symmetrical, like the migration's.
+        # Self references are written by class name, not "self": a self M2M named so
+        # is not symmetrical, exactly like the migration's (whose to= is a label).
         if spec.to_app == self.app:
             return repr(spec.to_model)
         return repr("%s.%s" % (spec.to_app, spec.to_model))
