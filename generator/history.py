@@ -485,6 +485,11 @@ class HistoryBuilder:
                 # With the legacy ALTER TABLE those lines need, a renamed table keeps
                 # other tables' FKs pointing at its old name (seen on 1.11).
                 return False
+            sources = [uid for uid, _ in m.incoming]
+            if len(sources) != len(set(sources)):
+                # Two FKs from one model: SQLite rebuilds that table once per FK from
+                # the pre-rename state, and one FK keeps the old table name (2.2).
+                return False
             for uid, name in m.incoming:
                 if uid == m.uid or self.state.models[uid].fields[name].kind == "many_to_many":
                     return False
