@@ -39,7 +39,7 @@ def small(name: str):
     low, high = history.migrations_per_app
     params = replace(
         params,
-        apps=min(params.apps, 3),
+        apps=min(params.apps, 4),  # the default scenario (quick) stays full size
         models_per_app=(min(params.models_per_app[0], 3), min(params.models_per_app[1], 4)),
         history=replace(history, migrations_per_app=(min(low, 6), min(high, 8)), data_rows=(2, 4)),
     )
