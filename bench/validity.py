@@ -87,8 +87,11 @@ class ProjectRunner:
 
 
 def validate_project(project: Path, python: Path | str, target: DjangoLine, apps: list[str],
-                     workdir: Path) -> Validity:
-    """Run the five checks; stop at the first failure (later steps would only echo it)."""
+                     workdir: Path, on_step=None) -> Validity:
+    """Run the five checks; stop at the first failure (later steps would only echo it).
+
+    `on_step(step)` is called as each step ends: large projects take minutes.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     database = workdir / "validity.sqlite3"
     if database.exists():
@@ -98,6 +101,8 @@ def validate_project(project: Path, python: Path | str, target: DjangoLine, apps
 
     def step(outcome: Step) -> bool:
         result.steps.append(outcome)
+        if on_step is not None:
+            on_step(outcome)
         return outcome.ok
 
     if not step(runner.manage("check", "check")):

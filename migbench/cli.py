@@ -131,9 +131,8 @@ def _check(args) -> int:
     env = environments.ensure(line, args.python)
     print("checking %s with Django %s on Python %s (%s)" % (project, env.django_version, env.python_version, env.path))
     with tempfile.TemporaryDirectory(prefix="migbench-check-") as workdir:
-        result = validate_project(project.absolute(), env.python, target, manifest["apps"], Path(workdir))
-    for step in result.steps:
-        print("  " + step.line())
+        result = validate_project(project.absolute(), env.python, target, manifest["apps"], Path(workdir),
+                                  on_step=lambda step: print("  " + step.line(), flush=True))
     if not result.ok:
         print(result.failures(), file=sys.stderr)
         print("FAILED", file=sys.stderr)
