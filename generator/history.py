@@ -240,13 +240,14 @@ class HistoryBuilder:
             model.abstract_base = app.abstract_base.name
             for spec in app.abstract_base.fields:
                 model.fields[spec.name] = spec
+        taken = self.state.family_field_names(model)  # kept up to date below
         for _ in range(self.rng.randint(*self.params.fields.per_model)):
-            name = self.namer.field_name(self.state.family_field_names(model))
+            name = self.namer.field_name(taken)
+            taken.add(name)
             model.fields[name] = self.fields.scalar(self.rng, name)
         through_later: list[tuple[str, ModelState]] = []
         for _ in range(self.rng.randint(*self.params.relations.per_model)):
-            pending = {name for name, _ in through_later}
-            spec, through_target = self._new_relation(app, model, recorder, initial, pending)
+            spec, through_target = self._new_relation(app, model, recorder, initial, taken)
             if spec is not None:
                 self.state.set_field(model, spec)
             elif through_target is not None:
@@ -280,15 +281,19 @@ class HistoryBuilder:
         return model
 
     def _new_relation(self, app: AppState, model: ModelState, recorder: _Recorder, initial: bool,
-                      pending: set[str]):
-        """A relation field for a model being created; M2M-through comes back as a to-do."""
+                      taken: set[str]):
+        """A relation field for a model being created; M2M-through comes back as a to-do.
+
+        `taken` holds the model's family field names (and pending M2M names); the
+        new name is added to it."""
         relations = self.params.relations
         kind = self.relation_kinds.draw(self.rng)
         self_ref = self.rng.random() < relations.self_share
         target = model if self_ref else self._pick_target(app, initial, exclude=model)
         if target is None:
             return None, None  # nothing to point at yet (the first model of the first app)
-        name = self.namer.field_name(self.state.family_field_names(model) | pending)
+        name = self.namer.field_name(taken)
+        taken.add(name)
         if kind == "many_to_many" and not self_ref and self.rng.random() < relations.through_share:
             return None, (name, target)
         if self_ref and kind == "one_to_one":
