@@ -95,23 +95,21 @@ def _database_from_url(url):
             name = os.path.join(BASE_DIR, name)
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
     engines = {
-        "postgres": "django.db.backends.%s",
-        "postgresql": "django.db.backends.%s",
+        "postgres": "django.db.backends." + _POSTGRES_BACKEND,
+        "postgresql": "django.db.backends." + _POSTGRES_BACKEND,
         "mysql": "django.db.backends.mysql",
     }
     if parts.scheme not in engines:
         raise ValueError("MIGBENCH_DATABASE_URL: unsupported scheme %r" % parts.scheme)
-    engine = engines[parts.scheme]
-    if "%s" in engine:
-        engine = engine % _POSTGRES_BACKEND
     return {
-        "ENGINE": engine,
+        "ENGINE": engines[parts.scheme],
         "NAME": unquote(parts.path.lstrip("/")),
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
     }
+
 '''
 
 
