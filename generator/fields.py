@@ -63,6 +63,13 @@ class Weighted:
         return rng.choices(self.keys, cum_weights=self.cumulative)[0]
 
 
+def default_for(kind: str, decimal_places: int | None = None):
+    """The default a field of `kind` gets (decimals as 0 with their own places: 0.00)."""
+    if kind == "decimal":
+        return decimal.Decimal(0).quantize(decimal.Decimal(1).scaleb(-decimal_places))
+    return DEFAULTS[kind]
+
+
 def effective_type(kind: str, target: DjangoLine) -> str:
     """JSON only exists from Django 3.1; older targets get a TextField in its place."""
     if kind == "json" and not target.has_json_field:
@@ -97,9 +104,7 @@ class FieldFactory:
         elif kind == "decimal":
             options["max_digits"] = rng.choice((8, 10, 12))
             options["decimal_places"] = rng.choice((2, 3, 4))
-        default = DEFAULTS[kind] if wants_default else NO_DEFAULT
-        if kind == "decimal" and default is not NO_DEFAULT:
-            default = decimal.Decimal("0").quantize(decimal.Decimal(1).scaleb(-options["decimal_places"]))
+        default = default_for(kind, options.get("decimal_places")) if wants_default else NO_DEFAULT
         blank = null or (default == "" if not isinstance(default, Expr) else False)
         db_index = kind not in NO_INDEX and rng.random() < params.db_index_share
         return FieldSpec(

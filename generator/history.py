@@ -18,14 +18,13 @@ renamed or deleted wait (by dependency) for every app that ever pointed at them.
 
 from __future__ import annotations
 
-import decimal
 import random
 from collections import Counter
 from dataclasses import dataclass, replace
 
 from ..targets import DjangoLine
 from . import operations as ops
-from .fields import DEFAULTS, NO_INDEX, NUMERIC, UNIQUE_OK, FieldFactory, Weighted
+from .fields import NO_INDEX, NUMERIC, UNIQUE_OK, FieldFactory, Weighted, default_for
 from .names import Namer
 from .operations import FieldSpec, IndexSpec, ConstraintSpec, Migration, ModelOptions
 from .rows import RowMaker
@@ -451,7 +450,7 @@ class HistoryBuilder:
         if spec.kind not in NO_INDEX:
             changes.append(replace(spec, db_index=not spec.db_index))
         if not spec.has_default:
-            changes.append(replace(spec, default=self._default_for(spec)))
+            changes.append(replace(spec, default=default_for(spec.kind, spec.decimal_places)))
         if not changes:
             return None
         new = self.rng.choice(changes)
@@ -459,11 +458,6 @@ class HistoryBuilder:
         recorder.fresh.add((model.uid, new.name))
         recorder.add(ops.AlterField(model.name, new))
         return "alter_%s_%s" % (model.lower, spec.name)
-
-    def _default_for(self, spec: FieldSpec):
-        if spec.kind == "decimal":
-            return decimal.Decimal(0).scaleb(-spec.decimal_places)
-        return DEFAULTS[spec.kind]
 
     def _op_rename_field(self, app, recorder):
         def renamable(m: ModelState):

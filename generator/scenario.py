@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..errors import ScenarioError
+from ..errors import MigbenchError, ScenarioError
+from ..targets import resolve_line
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -220,9 +221,6 @@ def _string(value: Any) -> str:
 
 
 def _django_line(value: Any) -> str:
-    from ..targets import resolve_line  # local: keeps scenario importable alone
-    from ..errors import MigbenchError
-
     text = _string(value)
     try:
         return resolve_line(text).line
