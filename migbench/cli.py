@@ -61,6 +61,25 @@ def _parser() -> argparse.ArgumentParser:
                                         "installed one that runs the Django line natively)")
     check.set_defaults(handler=_check)
 
+    run = commands.add_parser(
+        "run", help="measure `migrate` of a scenario's project across Django x Python x memory caps")
+    run.add_argument("scenario", nargs="?", default="quick",
+                     help="a scenario file, or the name of a shipped one (default: quick)")
+    run.add_argument("--django", help="comma-separated Django lines or releases, e.g. 1.8,1.9,5.2 "
+                                      "(default: the scenario's [run], else the installed Django)")
+    run.add_argument("--python", help="comma-separated interpreters (versions like 2.7,3.11 or paths); "
+                                      "default: the first installed one that runs each Django natively")
+    run.add_argument("--memory", help="comma-separated caps, e.g. 512M,1G,none (default: none)")
+    run.add_argument("--strategy", help="comma-separated strategies (default: all)")
+    run.add_argument("--repeat", help="runs per cell (default: 1)")
+    run.add_argument("--database", help="database engine (default: sqlite, a fresh file per run)")
+    run.add_argument("--limiter", help="auto, cgroup2, cgroup1, systemd, rlimit or none (default: auto)")
+    run.add_argument("--timeout", help="per-run time limit, e.g. 30m (default: none)")
+    run.add_argument("--interval", help="RSS sampling interval (default: 20ms)")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--out", help="directory for the result records (default: results/SCENARIO)")
+    run.set_defaults(handler=_run)
+
     scenarios = commands.add_parser("scenarios", help="list the shipped scenarios")
     scenarios.set_defaults(handler=_scenarios)
 
@@ -149,6 +168,53 @@ def _manifest(project: Path) -> dict:
         raise MigbenchError("%s: no migbench.json; is this a directory written by `migbench generate`?" % project) from None
     except (OSError, ValueError) as error:
         raise MigbenchError("%s: unreadable manifest (%s); regenerate the project" % (path, error)) from None
+
+
+# -- run -----------------------------------------------------------------------
+
+
+def _run(args) -> int:
+    import signal
+
+    from .bench import limiters
+    from .bench.plan import default_out, resolve_options
+    from .bench.progress import Progress
+    from .bench.records import ResultStore
+    from .bench.runner import plan_matrix, run_matrix
+    from .bench.summary import summary_lines
+    from .generator import resolve_scenario
+
+    scenario = resolve_scenario(args.scenario)
+    if args.seed is not None:
+        if args.seed < 0:
+            raise MigbenchError("--seed must be >= 0, got %d" % args.seed)
+        scenario = scenario.with_seed(args.seed)
+    cli = {key: getattr(args, key) for key in ("django", "python", "memory", "strategy", "repeat",
+                                               "database", "limiter", "timeout", "interval")}
+    options = resolve_options(cli, scenario.run, scenario.source)
+    out = Path(args.out) if args.out else default_out(scenario.name)
+    progress = Progress()
+    caps = [m for m in options.memories if m is not None]
+    probe = limiters.choose(options.limiter, max(caps) if caps else None)
+    progress.note("limiter      %s: %s" % (probe.name, probe.why))
+    matrix = plan_matrix(scenario, options, on_note=progress.note)
+    for reason in matrix.skipped:
+        progress.note("skipped      %s" % reason)
+    progress.note("project      %s (generated for Django %s)" % (matrix.project, matrix.project_target))
+    store = ResultStore(out)
+    # SIGTERM (a CI cancel, `kill`) must clean up like Ctrl-C: child killed, cgroup removed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        run_matrix(scenario, options, matrix, store, ["migbench"] + list(sys.argv[1:]), progress)
+    except KeyboardInterrupt:
+        progress.finish()
+        print("migbench: interrupted; the unfinished run was discarded, finished runs are kept in %s; "
+              "run the same command again to resume" % out, file=sys.stderr)
+        return 130
+    for line in summary_lines(store, [p.cell for p in matrix.cells]):
+        print(line)
+    print("records in %s" % out)
+    return 0
 
 
 # -- scenarios, envs -----------------------------------------------------------------
