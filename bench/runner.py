@@ -137,6 +137,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
                                   preexec=limiter.preexec, timeout=options.timeout_s,
                                   interval=options.interval_s, on_sample=on_sample)
                 reading = limiter.read()
+                described = limiter.describe()  # while its cgroup still exists
         stdout_tail = _tail(workdir / "stdout.txt")
         stderr_tail = _tail(workdir / "stderr.txt")
         events = timeline.read_events(events_path, child.started_at)
@@ -170,7 +171,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
                          "samples": len(child.samples)},
         limit_peak_bytes=reading.peak_bytes,
         memory_limit_bytes=cell.memory_limit_bytes,
-        limiter=dict(limiter.describe(), oom_kills=reading.oom_kills, reading=reading.details),
+        limiter=dict(described, oom_kills=reading.oom_kills, reading=reading.details),
         strategy=cell.strategy,
         django_version=env.django_version,
         python_version=env.python_version,
