@@ -71,7 +71,11 @@ def plan_matrix(scenario: Scenario, options: RunOptions, on_note: Callable[[str]
             if reason:
                 skipped.append(reason)
                 continue
-            env = _environment(django, python, on_note)
+            try:
+                env = _environment(django, python, on_note)
+            except MigbenchError as error:  # e.g. that interpreter is not installed here
+                skipped.append("Django %s on Python %s: %s" % (line.line, python or "default", error))
+                continue
             for memory in options.memories:
                 for strategy in options.strategies:
                     cells.append(PlannedCell(Cell(

@@ -137,3 +137,30 @@ def test_peak_rss_agrees_with_usr_bin_time(quick_run, tmp_path):
     assert timed.returncode == 0, timed.stderr
     kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", timed.stderr).group(1))
     assert abs(record.peak_rss_bytes - kib * 1024) <= 0.05 * kib * 1024
+
+
+def test_segfault_2015_shape_at_small_size(tmp_path):
+    """The shipped 2015 scenario, shrunk to 8 apps: 1.8 renders every state up
+    front (a rendering phase, ended by render_success), 1.9 does not."""
+    env_or_skip("1.8")
+    env_or_skip("1.9")
+    from migbench.generator.scenario import resolve_scenario
+
+    text = Path(resolve_scenario("segfault-2015").source).read_text()
+    small = tmp_path / "segfault-small.toml"
+    small.write_text(re.sub(r"(?m)^apps = 100$", "apps = 8", text).replace('name = "segfault-2015"',
+                                                                            'name = "segfault-small"'))
+    out = tmp_path / "out"
+    proc = migbench("run", str(small), "--python", "2.7", "--memory", "none", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    records = {load_record(p).django_version[:3]: load_record(p) for p in out.glob("*.json")}
+    assert set(records) == {"1.8", "1.9"}
+    assert all(r.outcome == "ok" for r in records.values())
+    old, new = records["1.8"], records["1.9"]
+    assert old.phases["rendering"] and old.phases["rendering"] > 0
+    assert [e["event"] for e in old.events].count("render_success") >= 1
+    grew = lambda r: [e["rss"] for e in r.events if e["event"] == "render_success"][0] - [
+        e["rss"] for e in r.events if e["event"] == "render_start"][0]
+    print("rendering grew RSS by", grew(old), "on 1.8 and", grew(new), "on 1.9")
+    assert grew(old) > 4 * max(grew(new), 2**20)
+    assert old.project["django_target"] == new.project["django_target"] == "1.8"
