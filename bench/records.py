@@ -94,7 +94,8 @@ class RunRecord:
     notes: list = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, sort_keys=True) + "\n"
+        """Compact: a 30-minute run holds ~90,000 RSS samples; `python -m json.tool` pretty-prints."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")) + "\n"
 
     def cell(self) -> Cell:
         return Cell(
