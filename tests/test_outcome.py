@@ -107,3 +107,14 @@ def test_oom_killed_under_cgroup(tmp_path):
 def test_rules(observed, expected):
     observed.setdefault("stderr_tail", "")
     assert classify(**observed).name == expected
+
+
+def test_a_big_parent_does_not_inflate_the_childs_peak(tmp_path):
+    """The kernel carries the pre-exec high-water mark across exec: a child forked
+    from a 300 MB parent reports ru_maxrss >= 300 MB. The record must not."""
+    ballast = bytearray(300 * 2**20)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    _, child, _ = observe(tmp_path, ALLOCATE % (30 * 2**20))
+    assert child.maxrss_bytes >= 300 * 2**20 and not child.maxrss_trusted
+    assert 30 * 2**20 <= child.peak_rss_bytes < 150 * 2**20
+    del ballast
