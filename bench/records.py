@@ -92,6 +92,7 @@ class RunRecord:
     migbench_version: str
     schema: str = SCHEMA
     notes: list = field(default_factory=list)
+    migbench_commit: str = ""  # git commit of the measuring checkout ("+dirty": uncommitted changes)
 
     def to_json(self) -> str:
         """Compact: a 30-minute run holds ~90,000 RSS samples; `python -m json.tool` pretty-prints."""
@@ -106,7 +107,9 @@ class RunRecord:
         )
 
 
-_REQUIRED = tuple(f.name for f in fields(RunRecord) if f.name != "notes")
+# Added later within schema 1, so older records may lack them.
+_OPTIONAL = ("notes", "migbench_commit")
+_REQUIRED = tuple(f.name for f in fields(RunRecord) if f.name not in _OPTIONAL)
 
 
 def record_from_dict(data: object, source: str) -> RunRecord:

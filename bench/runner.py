@@ -27,6 +27,7 @@ from typing import Callable
 
 from .. import __version__
 from ..errors import MigbenchError
+from ..provenance import git_commit
 from ..generator import build_project, write_project
 from ..generator.scenario import Scenario
 from ..targets import resolve_line
@@ -198,6 +199,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
         host=host.describe(),
         started_at=started_at.isoformat(timespec="seconds"),
         migbench_version=__version__,
+        migbench_commit=git_commit(),
         notes=notes,
     )
 

@@ -57,6 +57,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from migbench import __version__ as MIGBENCH_VERSION
+from migbench.provenance import git_commit
 from migbench.errors import MigbenchError
 from migbench.generator import build_project, resolve_scenario, write_project
 from migbench.generator.scenario import Scenario
@@ -418,16 +419,7 @@ def provenance(out_root: Path | None = None, cpu: int | None = None) -> dict:
         faker_version = faker.VERSION
     except ImportError:  # pragma: no cover - a hard dependency
         faker_version = "?"
-    commit = ""
-    try:
-        root = HERE.parent
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
-        commit += "+dirty" if dirty.strip() else ""
-    except OSError:
-        pass
+    commit = git_commit()
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "python": "%s %s" % (platform.python_implementation(), platform.python_version()),

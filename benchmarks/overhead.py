@@ -84,6 +84,7 @@ from migbench.bench.records import Cell
 from migbench.errors import MigbenchError
 from migbench.generator import resolve_scenario
 from migbench.generator.scenario import Scenario
+from migbench.provenance import git_commit
 from migbench.targets import resolve_line
 
 HERE = Path(__file__).resolve().parent
@@ -472,18 +473,6 @@ def summarize(runs: list[Run]) -> dict:
 
 
 # -- provenance ------------------------------------------------------------------------
-
-
-def git_commit() -> str:
-    root = HERE.parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
-    except OSError:
-        return ""
-    return commit + ("+dirty" if commit and dirty.strip() else "")
 
 
 def provenance(setup: Setup, placement: Placement) -> dict:

@@ -17,7 +17,7 @@ CONTRACT = {
     "cpu_user_s", "cpu_sys_s", "peak_rss_bytes", "peak_rss_detail", "limit_peak_bytes",
     "memory_limit_bytes", "limiter", "strategy", "django_version", "python_version", "shim",
     "database", "scenario", "project", "phases", "failed_during", "last_migration", "events",
-    "samples", "error", "command", "host", "started_at", "migbench_version", "notes",
+    "samples", "error", "command", "host", "started_at", "migbench_version", "notes", "migbench_commit",
 }
 
 
