@@ -18,7 +18,6 @@ import datetime
 import json
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 from dataclasses import dataclass

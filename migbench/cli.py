@@ -94,14 +94,22 @@ def _parser() -> argparse.ArgumentParser:
 # -- generate ------------------------------------------------------------------
 
 
-def _generate(args) -> int:
-    from .generator import build_project, resolve_scenario, write_project
+def _scenario(args):
+    """The scenario named on the command line, with --seed applied."""
+    from .generator import resolve_scenario
 
     scenario = resolve_scenario(args.scenario)
     if args.seed is not None:
         if args.seed < 0:
             raise MigbenchError("--seed must be >= 0, got %d" % args.seed)
         scenario = scenario.with_seed(args.seed)
+    return scenario
+
+
+def _generate(args) -> int:
+    from .generator import build_project, write_project
+
+    scenario = _scenario(args)
     target, why = _generation_target(args.django, scenario.generator.django)
     started = time.perf_counter()
     project = build_project(scenario, target)
@@ -182,13 +190,8 @@ def _run(args) -> int:
     from .bench.records import ResultStore
     from .bench.runner import plan_matrix, run_matrix
     from .bench.summary import summary_lines
-    from .generator import resolve_scenario
 
-    scenario = resolve_scenario(args.scenario)
-    if args.seed is not None:
-        if args.seed < 0:
-            raise MigbenchError("--seed must be >= 0, got %d" % args.seed)
-        scenario = scenario.with_seed(args.seed)
+    scenario = _scenario(args)
     cli = {key: getattr(args, key) for key in ("django", "python", "memory", "strategy", "repeat",
                                                "database", "limiter", "timeout", "interval")}
     options = resolve_options(cli, scenario.run, scenario.source)
@@ -243,7 +246,8 @@ def _envs(args) -> int:
     if not envs:
         print("no environments yet under %s" % environments.cache_root())
     for env in envs:
-        print("%-40s Python %-8s Django %s" % (env.key, env.python_version, env.django_version))
+        print("%-40s Python %-8s Django %s%s" % (env.key, env.python_version, env.django_version,
+                                                 " (shim)" if env.shim else ""))
     return 0
 
 

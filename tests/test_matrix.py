@@ -16,8 +16,6 @@ from dataclasses import replace
 
 import pytest
 
-from migbench.bench import environments
-from migbench.errors import MigbenchError
 from migbench.generator import build_project, resolve_scenario, write_project
 from migbench.generator.scenario import shipped_scenarios
 from migbench.targets import MATRIX_LINES, resolve_line
@@ -44,27 +42,6 @@ def small(name: str):
         history=replace(history, migrations_per_app=(min(low, 6), min(high, 8)), data_rows=(2, 4)),
     )
     return replace(scenario, generator=params)
-
-
-@pytest.fixture(scope="session")
-def environment_for():
-    """Build (or reuse) one environment per line, once per session."""
-    cache: dict[str, object] = {}
-
-    def get(line: str):
-        if line not in cache:
-            try:
-                cache[line] = environments.ensure(line)
-            except MigbenchError as error:
-                cache[line] = error
-        found = cache[line]
-        if isinstance(found, MigbenchError):
-            if os.environ.get("CI") == "true":
-                pytest.fail("CI must provide an interpreter for Django %s: %s" % (line, found))
-            pytest.skip(str(found))
-        return found
-
-    return get
 
 
 @pytest.mark.matrix

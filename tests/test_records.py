@@ -8,7 +8,7 @@ from dataclasses import fields, replace
 import pytest
 
 from migbench.bench import timeline
-from migbench.bench.records import SCHEMA, Cell, ResultStore, RunRecord, load_record
+from migbench.bench.records import SCHEMA, ResultStore, RunRecord, load_record
 from migbench.errors import MigbenchError
 
 # The documented contract (docs/records.md): readers may rely on these keys.

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from migbench.bench import environments
+from conftest import environment_or_skip
 from migbench.bench.records import load_record
-from migbench.errors import MigbenchError
 from migbench.targets import DEFAULT_LINE
 
 MIGBENCH = [sys.executable, "-m", "migbench"]
@@ -28,19 +27,10 @@ def migbench(*args, cwd=None, timeout=600):
     return subprocess.run(MIGBENCH + list(args), capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
-def env_or_skip(line, python=None):
-    try:
-        return environments.ensure(line, python)
-    except MigbenchError as error:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(str(error))
-
-
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """One real matrix: quick on the default line, uncapped and under 256M."""
-    env_or_skip(DEFAULT_LINE)
+    environment_or_skip(DEFAULT_LINE)
     out = tmp_path_factory.mktemp("results") / "quick"
     proc = migbench("run", "quick", "--django", DEFAULT_LINE, "--memory", "none,256M", "--out", str(out))
     assert proc.returncode == 0, proc.stderr + proc.stdout
@@ -83,7 +73,7 @@ def test_rerun_resumes_and_never_rewrites(quick_run):
 
 
 def test_a_crash_is_a_recorded_result(tmp_path):
-    env_or_skip(DEFAULT_LINE)
+    environment_or_skip(DEFAULT_LINE)
     proc = migbench("run", "quick", "--django", DEFAULT_LINE, "--memory", "24M", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     (path,) = tmp_path.glob("*.json")
@@ -102,7 +92,7 @@ def _migbench_cgroups() -> list[str]:
 
 
 def test_ctrl_c_discards_the_run_and_removes_the_cgroup(tmp_path):
-    env_or_skip("1.8")
+    environment_or_skip("1.8")
     leftovers = set(_migbench_cgroups())
     proc = subprocess.Popen(MIGBENCH + ["run", "long-history", "--django", "1.8", "--memory", "1G",
                                         "--out", str(tmp_path / "out")],
@@ -128,7 +118,7 @@ def test_peak_rss_agrees_with_usr_bin_time(quick_run, tmp_path):
     """The record's peak is within 5% of `/usr/bin/time -v` on the same plain migrate."""
     out, _ = quick_run
     record = load_record(sorted(out.glob("*memnone*.json"))[0])
-    env = env_or_skip(DEFAULT_LINE)
+    env = environment_or_skip(DEFAULT_LINE)
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DJANGO_"))}
     child_env.update(MIGBENCH_DATABASE_URL="sqlite:///%s" % (tmp_path / "db.sqlite3"),
                      DJANGO_SETTINGS_MODULE="benchproject.settings", PYTHONDONTWRITEBYTECODE="1")
@@ -142,8 +132,8 @@ def test_peak_rss_agrees_with_usr_bin_time(quick_run, tmp_path):
 def test_segfault_2015_shape_at_small_size(tmp_path):
     """The shipped 2015 scenario, shrunk to 8 apps: 1.8 renders every state up
     front (a rendering phase, ended by render_success), 1.9 does not."""
-    env_or_skip("1.8")
-    env_or_skip("1.9")
+    environment_or_skip("1.8")
+    environment_or_skip("1.9")
     from migbench.generator.scenario import resolve_scenario
 
     text = Path(resolve_scenario("segfault-2015").source).read_text()

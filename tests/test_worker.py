@@ -28,9 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from migbench.bench import environments
 from migbench.bench.validity import ProjectRunner
-from migbench.errors import MigbenchError
 from migbench.generator import build_project, resolve_scenario, write_project
 from migbench.targets import MATRIX_LINES, resolve_line, version_key
 
@@ -56,26 +54,6 @@ def tiny():
         history=replace(params.history, migrations_per_app=(2, 3), data_rows=(1, 2)),
     )
     return replace(scenario, generator=params)
-
-
-@pytest.fixture(scope="session")
-def environment_for():
-    cache: dict[str, object] = {}
-
-    def get(line: str):
-        if line not in cache:
-            try:
-                cache[line] = environments.ensure(line)
-            except MigbenchError as error:
-                cache[line] = error
-        found = cache[line]
-        if isinstance(found, MigbenchError):
-            if os.environ.get("CI") == "true":
-                pytest.fail("CI must provide an interpreter for Django %s: %s" % (line, found))
-            pytest.skip(str(found))
-        return found
-
-    return get
 
 
 class Run:
