@@ -154,3 +154,15 @@ def test_segfault_2015_shape_at_small_size(tmp_path):
     print("rendering grew RSS by", grew(old), "on 1.8 and", grew(new), "on 1.9")
     assert grew(old) > 4 * max(grew(new), 2**20)
     assert old.project["django_target"] == new.project["django_target"] == "1.8"
+
+
+def test_scenario_alone_runs_on_builtin_defaults(tmp_path):
+    """No options: the installed Django (else the default line), SQLite, no cap, one run."""
+    django = pytest.importorskip("django")
+    environment_or_skip(django.get_version())
+    proc = migbench("run", "quick", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    (path,) = tmp_path.glob("*.json")
+    record = load_record(path)
+    assert record.django_version == django.get_version() and record.memory_limit_bytes is None
+    assert record.outcome == "ok" and record.repeat == 1 and record.database["engine"] == "sqlite"
