@@ -156,6 +156,10 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
     notes = []
     if limiter.caps == "virtual":
         notes.append("RLIMIT_AS caps virtual address space, not RSS: not comparable to a cgroup cap")
+    if resolve_line(env.django_version).needs_sqlite_legacy_alter_table:
+        notes.append("SQLite >= 3.26 rewrites foreign keys on ALTER TABLE RENAME, which breaks "
+                     "Django < 2.2 table rebuilds: the project's compat app sets "
+                     "PRAGMA legacy_alter_table=ON on every connection")
     if env.shim:
         notes.append("Django %s ran on Python %s through migbench's compatibility shim"
                      % (env.django_version, env.python_version))
