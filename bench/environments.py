@@ -9,6 +9,11 @@ Python 2.7 with 6.0 on 3.12 from one parent process. Building one costs ~10-15 s
     <cache_root>/locks/py3.11.7-django4.2.30.lock   fcntl lock serialising builders
     <cache_root>/tools/virtualenv/              private virtualenv<20.22 for Python 2.7
 
+Django 1.8-1.11 on Python >= 3.8 run through the compatibility shim (bench/shim):
+its module and a .pth line go into the env's site-packages, the marker says
+"shim": true and records the shim's sha256, and `ensure` copies a changed shim
+again (then re-verifies) without rebuilding the venv.
+
 POSIX only (fcntl, bin/python), like the limiters the bench relies on.
 """
 
@@ -28,11 +33,13 @@ from typing import Iterator
 
 from ..errors import MigbenchError
 from ..targets import resolve_line, version_key
-from . import interpreters
+from . import interpreters, shim as shim_files
 from .interpreters import Interpreter
 
 MARKER = "migbench-env.json"
 _MARKER_KEYS = ("python_version", "django_version", "shim", "created_at", "interpreter")
+# Optional marker key (absent from markers written before the shim existed).
+_SHIM_DIGEST_KEY = "shim_sha256"
 _TOOL_MARKER = "migbench-tool.json"
 # virtualenv 20.22 dropped creating Python 2.7 (and < 3.7) environments.
 _VIRTUALENV_REQ = "virtualenv<20.22"
@@ -51,7 +58,8 @@ class Environment:
     python: Path  # the venv's interpreter
     python_version: str
     django_version: str
-    shim: bool = False
+    shim: bool = False  # Django runs through the compatibility shim (bench/shim)
+    shim_sha256: str | None = None  # digest of the shim files installed, if any
 
     @property
     def key(self) -> str:
@@ -82,19 +90,29 @@ def ensure(django: str, python: str | None = None) -> Environment:
     envs asking for the same pair) and against a build killed half-way.
     """
     wanted = _exact_version(django)
-    interp = interpreters.for_django(resolve_line(wanted), python)
+    line = resolve_line(wanted)
+    interp = interpreters.for_django(line, python)
+    shim = line.needs_shim(interp.minor)
     path = cache_root() / "envs" / env_key(interp.version, wanted)
     env = _load(path)  # fast path: the marker is written atomically and last
-    if env is not None:
+    if env is not None and _shim_current(env, shim):
         return env
     with _locked(path.name):
         env = _load(path)  # another process may have built it while we waited
-        if env is not None:
-            return env
-        _build(path, interp, wanted)
+        if env is None:
+            _build(path, interp, wanted, shim)
+        elif not _shim_current(env, shim):
+            _sync_shim(env, interp, shim)
         env = _load(path)
         assert env is not None, "marker written but unreadable: %s" % path
         return env
+
+
+def _shim_current(env: Environment, shim: bool) -> bool:
+    """The env has the shim iff it needs it, and then the current one."""
+    if env.shim != shim:
+        return False
+    return not shim or env.shim_sha256 == shim_files.digest()
 
 
 def _exact_version(django: str) -> str:
@@ -105,8 +123,11 @@ def _exact_version(django: str) -> str:
     return "%d.%d.%d" % key
 
 
-def _build(path: Path, interp: Interpreter, django: str) -> None:
-    """Create the venv, install Django, verify, then write the marker; undo on failure."""
+def _build(path: Path, interp: Interpreter, django: str, shim: bool = False) -> None:
+    """Create the venv, install Django (and the shim), verify, then write the marker.
+
+    Undone on failure: no marker, no directory.
+    """
     if path.exists():
         shutil.rmtree(path)  # no valid marker: a crashed or foreign build
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,17 +139,62 @@ def _build(path: Path, interp: Interpreter, django: str) -> None:
              "--no-cache-dir", "Django==%s" % django],
             path.name, "pip install Django==%s" % django, _PIP_TIMEOUT,
         )
-        _verify(path, python, django)
+        digest = _install_shim(path, python, interp) if shim else None
+        _verify(path, python, django, shim)
         _write_json(path / MARKER, {
             "python_version": interp.version,
             "django_version": django,
-            "shim": False,
+            "shim": shim,
+            _SHIM_DIGEST_KEY: digest,
             "created_at": time.time(),
             "interpreter": interp.path,
         })
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+def _sync_shim(env: Environment, interp: Interpreter, shim: bool) -> None:
+    """Bring a built env's shim files up to date (copy, or remove), re-verify, re-mark.
+
+    The venv and its Django stay; only the marker's shim fields change. A failed
+    verify leaves the env without a marker, so the next `ensure` rebuilds it.
+    """
+    marker_path = env.path / MARKER
+    marker = json.loads(marker_path.read_text())
+    marker_path.unlink()  # not usable until verified again
+    if shim:
+        marker[_SHIM_DIGEST_KEY] = _install_shim(env.path, env.python, interp)
+    else:
+        shim_files.uninstall(_site_packages(env.path, env.python, interp))
+        marker[_SHIM_DIGEST_KEY] = None
+    marker["shim"] = shim
+    _verify(env.path, env.python, env.django_version, shim)
+    marker["shim_updated_at"] = time.time()
+    _write_json(marker_path, marker)
+
+
+def _install_shim(path: Path, python: Path, interp: Interpreter) -> str:
+    """Copy the shim into the env's site-packages and byte-compile it; return its digest.
+
+    Compiled here because child processes often run with PYTHONDONTWRITEBYTECODE
+    (the validity checks do), and compiling the shim at every start costs ~4 ms.
+    """
+    digest = shim_files.digest()
+    module, _pth = shim_files.install(_site_packages(path, python, interp))
+    _run([str(python), "-m", "py_compile", str(module)], path.name,
+         "compiling the compatibility shim", 60, hint=_SHIM_HINT)
+    return digest
+
+
+def _site_packages(path: Path, python: Path, interp: Interpreter) -> Path:
+    """<env>/lib/pythonX.Y/site-packages, else whatever the env's python says."""
+    guess = path / "lib" / ("python%s" % interp.minor) / "site-packages"
+    if guess.is_dir():
+        return guess
+    out = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+               path.name, "locating site-packages", 60)
+    return Path(out.strip())
 
 
 def _create_venv(path: Path, interp: Interpreter) -> None:
@@ -173,10 +239,51 @@ def _virtualenv_tool() -> Path:
     return python
 
 
-def _verify(path: Path, python: Path, django: str) -> None:
-    """Import Django with the env's python: pip's exit code alone has lied before."""
-    out = _run([str(python), "-c", "import django; print(django.get_version())"],
-               path.name, "importing Django", 120).strip()
+# Runs in shim envs (Python >= 3.8, Django 1.8-1.11): touches every patch of the shim
+# (collections, gettext, ModelBase.__classcell__, six.moves, cgi through django.test).
+_SHIM_SMOKE = """\
+import sys
+if "migbench_django_shim" not in sys.modules:
+    sys.exit("the shim's .pth was not processed at start-up")
+import django
+import django.core.management, django.db.migrations, django.db.models, django.test
+from django.conf import settings
+settings.configure(INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
+                   DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3",
+                                          "NAME": ":memory:"}},
+                   USE_I18N=True)
+django.setup()
+from django.utils import translation
+translation.activate("fr")
+translation.ugettext("Yes")
+
+class Probe(django.db.models.Model):
+    class Meta:
+        app_label = "migbench_probe"
+
+    def save(self, *args, **kwargs):
+        return super().save(*args, **kwargs)
+
+print(django.get_version())
+"""
+_SHIM_HINT = ("this is a migbench bug (the compatibility shim no longer covers this pair): "
+              "report it, and use a native Python meanwhile")
+
+
+def _verify(path: Path, python: Path, django: str, shim: bool = False) -> None:
+    """Import Django with the env's python: pip's exit code alone has lied before.
+
+    With the shim, also load the ORM, the management commands, the test client,
+    the auth models and a translation, so a shim that does not cover the pair
+    fails the build with one line instead of the first real command.
+    """
+    if shim:
+        out = _run([str(python), "-c", _SHIM_SMOKE], path.name,
+                   "loading Django through the compatibility shim", 120, hint=_SHIM_HINT)
+    else:
+        out = _run([str(python), "-c", "import django; print(django.get_version())"],
+                   path.name, "importing Django", 120)
+    out = out.strip().splitlines()[-1] if out.strip() else ""
     if version_key(out) + (0,) * (3 - len(version_key(out))) != version_key(django):
         raise MigbenchError(
             "environment %s imports Django %s instead of %s; delete it with "
@@ -184,7 +291,11 @@ def _verify(path: Path, python: Path, django: str) -> None:
         )
 
 
-def _run(cmd: list[str], env_name: str, what: str, timeout: float) -> str:
+_NETWORK_HINT = "check the network, pip's index and the version, then retry"
+
+
+def _run(cmd: list[str], env_name: str, what: str, timeout: float,
+         hint: str = _NETWORK_HINT) -> str:
     """Run a build step; failure becomes one line naming the env and stderr's tail."""
     child_env = {k: v for k, v in os.environ.items() if k not in _STRIPPED_ENV}
     try:
@@ -200,9 +311,8 @@ def _run(cmd: list[str], env_name: str, what: str, timeout: float) -> str:
                             % (env_name, what, exc)) from None
     if proc.returncode != 0:
         raise MigbenchError(
-            "building environment %s: %s failed (exit %d): %s; check the network, pip's "
-            "index and the version, then retry"
-            % (env_name, what, proc.returncode, _tail(proc.stderr or proc.stdout))
+            "building environment %s: %s failed (exit %d): %s; %s"
+            % (env_name, what, proc.returncode, _tail(proc.stderr or proc.stdout), hint)
         )
     return proc.stdout
 
@@ -265,10 +375,12 @@ def _load(path: Path) -> Environment | None:
     python = _venv_python(path)
     if not python.exists():  # dangling symlink: the base interpreter was uninstalled
         return None
+    digest = marker.get(_SHIM_DIGEST_KEY)
     return Environment(path=path, python=python,
                        python_version=str(marker["python_version"]),
                        django_version=str(marker["django_version"]),
-                       shim=bool(marker["shim"]))
+                       shim=bool(marker["shim"]),
+                       shim_sha256=str(digest) if digest else None)
 
 
 def _env_dirs() -> list[Path]:

@@ -215,8 +215,10 @@ def _probe(path: str) -> tuple[str, str] | str:
 def for_django(line: DjangoLine, python: str | None = None) -> Interpreter:
     """The interpreter to build `line`'s environment with.
 
-    `python` is None (first installed of line.pythons), a minor ("3.6") or a path.
-    Pythons that run the line only through the compatibility shim are refused for now.
+    `python` is None (first installed of line.pythons: natively only), a minor
+    ("3.6") or a path. A Python the user names may also be one of
+    line.shim_pythons, which run the line through the compatibility shim
+    (`line.needs_shim(interp.minor)` tells; environments install it).
     """
     if python is None:
         for minor in line.pythons:
@@ -226,18 +228,19 @@ def for_django(line: DjangoLine, python: str | None = None) -> Interpreter:
         found = sorted({i.minor for i in discover()}, key=_natural_key)
         raise MigbenchError(
             "no interpreter runs Django %s natively (wants %s; found %s); install one, e.g. "
-            "`%s`, or pass --python PATH"
+            "`%s`, or pass --python PATH%s"
             % (line.line, _or_list(line.pythons), ", ".join(found) or "none",
-               _install_hint(line.pythons[0]))
+               _install_hint(line.pythons[0]), _shim_hint(line, found))
         )
     if _MINOR_RE.match(python):
         _check_supported(line, python)
         interp = find(python)
         if interp is None:
             raise MigbenchError(
-                "Python %s is not installed (Django %s runs natively on %s); install it, e.g. "
-                "`%s`, or pass --python PATH" % (python, line.line, _or_list(line.pythons),
-                                                 _install_hint(python))
+                "Python %s is not installed (Django %s runs natively on %s%s); install it, "
+                "e.g. `%s`, or pass --python PATH"
+                % (python, line.line, _or_list(line.pythons), _shim_clause(line),
+                   _install_hint(python))
             )
         return interp
     interp = explicit(python)
@@ -246,20 +249,34 @@ def for_django(line: DjangoLine, python: str | None = None) -> Interpreter:
 
 
 def _check_supported(line: DjangoLine, minor: str, given: str | None = None) -> None:
-    """Refuse shim-only and unsupported Pythons with the reason and the alternatives."""
-    if minor in line.pythons:
+    """Refuse Pythons that run the line neither natively nor through the shim."""
+    if minor in line.pythons or minor in line.shim_pythons:
         return
     what = "Python %s" % minor if given is None else "%s (Python %s)" % (given, minor)
-    if minor in line.shim_pythons:
+    if line.shim_pythons:
         raise MigbenchError(
-            "Django %s runs on %s only with the compatibility shim, which is not available yet "
-            "(it comes with the runner); use a native Python (%s) or omit --python"
-            % (line.line, what, _or_list(line.pythons))
+            "Django %s does not run on %s; use %s (natively) or %s (through the compatibility "
+            "shim), or omit --python"
+            % (line.line, what, _or_list(line.pythons), _or_list(line.shim_pythons))
         )
     raise MigbenchError(
         "Django %s does not run on %s; use one of %s or omit --python"
         % (line.line, what, _or_list(line.pythons))
     )
+
+
+def _shim_clause(line: DjangoLine) -> str:
+    if not line.shim_pythons:
+        return ""
+    return ", and on %s through the compatibility shim" % _or_list(line.shim_pythons)
+
+
+def _shim_hint(line: DjangoLine, found: list[str]) -> str:
+    """Point at an installed Python that runs the line through the shim, if any."""
+    usable = [minor for minor in line.shim_pythons if minor in found]
+    if not usable:
+        return ""
+    return " (or --python %s, which runs it through the compatibility shim)" % usable[0]
 
 
 def _or_list(items: tuple[str, ...] | list[str]) -> str:

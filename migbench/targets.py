@@ -77,6 +77,10 @@ class DjangoLine:
         """makemigrations writes to='app.model' from 1.9; 1.8 wrote (and compares) 'app.Model'."""
         return self.at_least("1.9")
 
+    def needs_shim(self, python_minor: str) -> bool:
+        """Runs on this Python ("3.11") only with the compatibility shim (bench/shim)."""
+        return python_minor not in self.pythons and python_minor in self.shim_pythons
+
     @property
     def needs_sqlite_legacy_alter_table(self) -> bool:
         """SQLite >= 3.26 rewrites FKs on ALTER TABLE RENAME, breaking < 2.2 table rebuilds."""
@@ -84,6 +88,8 @@ class DjangoLine:
 
 
 _PY2_AND_36 = ("2.7", "3.6")
+# Django 1.8-1.11 run on these only through bench/shim (see migbench_django_shim.py
+# for what each Python removed); each pair was checked end to end with it.
 _OLD_SHIM = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 
 LINES: dict[str, DjangoLine] = {
@@ -137,3 +143,8 @@ def resolve_line(version: str) -> DjangoLine:
             "unknown Django version %s; migbench knows %s" % (version, ", ".join(LINES))
         )
     return LINES[line]
+
+
+def needs_shim(line: DjangoLine, python_minor: str) -> bool:
+    """True when `line` runs on Python `python_minor` only with the compatibility shim."""
+    return line.needs_shim(python_minor)

@@ -120,7 +120,8 @@ def test_missing_interpreter(monkeypatch):
         for_django(LINES["1.8"])
     assert one_line(error) == (
         "no interpreter runs Django 1.8 natively (wants 2.7, 3.6 or 3.5; found 3.11, 3.12); "
-        "install one, e.g. `pyenv install 2.7.18`, or pass --python PATH"
+        "install one, e.g. `pyenv install 2.7.18`, or pass --python PATH (or --python 3.11, "
+        "which runs it through the compatibility shim)"
     )
     with pytest.raises(MigbenchError) as error:
         for_django(LINES["1.8"], "3.6")
@@ -128,15 +129,15 @@ def test_missing_interpreter(monkeypatch):
     assert "pyenv install 3.6.15" in str(error.value)
 
 
-def test_shim_only_python_is_refused():
-    with pytest.raises(MigbenchError) as error:
-        for_django(LINES["1.8"], "3.11")
-    message = one_line(error)
-    assert "only with the compatibility shim" in message
-    assert "not available yet" in message and "2.7, 3.6 or 3.5" in message
-    if CURRENT_MINOR in LINES["1.9"].shim_pythons:  # the same through a path
-        with pytest.raises(MigbenchError, match="compatibility shim"):
-            for_django(LINES["1.9"], sys.executable)
+def test_shim_python_is_accepted_when_named(monkeypatch):
+    """Django 1.x on Python >= 3.8 runs through the compatibility shim (tests/test_shim.py);
+    it is chosen only when asked for, never by default."""
+    fake = [Interpreter("/opt/py311/bin/python", "3.11.7", "path")]
+    monkeypatch.setattr(interpreters, "discover", lambda refresh=False: list(fake))
+    chosen = for_django(LINES["1.8"], "3.11")
+    assert chosen.version == "3.11.7" and LINES["1.8"].needs_shim(chosen.minor)
+    with pytest.raises(MigbenchError, match="no interpreter runs Django 1.8 natively"):
+        for_django(LINES["1.8"])
 
 
 def test_unsupported_python_is_refused():
