@@ -42,6 +42,11 @@ class Progress:
         else:
             self.sample(0.0, 0)
 
+    def skip_cell(self, cell: Cell, repeat: int) -> None:
+        self.done += 1
+        self._line("[%d/%d] recorded meanwhile by another run, skipped: %s r%d"
+                   % (self.done, self.total, cell.label(), repeat))
+
     def sample(self, seconds: float, rss: int) -> None:
         self.peak = max(self.peak, rss)
         if not self.tty:

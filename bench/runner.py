@@ -266,6 +266,9 @@ def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: R
     progress.begin(total=len(todo), already=len(todo) - len(pending))
     written = []
     for planned, repeat in pending:
+        if store.done(planned.cell, repeat):  # another migbench sharing --out did it meanwhile
+            progress.skip_cell(planned.cell, repeat)
+            continue
         progress.start_cell(planned.cell, repeat)
         record = run_once(planned, repeat, matrix.project, scenario, options, command,
                           on_sample=progress.sample)
