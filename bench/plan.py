@@ -99,14 +99,20 @@ def parse_duration(text: str, where: str = "duration") -> float | None:
     return number * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
 
 
-def oldest_line(djangos: tuple[str, ...]) -> str:
-    """The generation target of a matrix: the oldest line in it.
+def generation_target(djangos: tuple[str, ...], scenario_django: str | None = None) -> str:
+    """The line a matrix's project is generated for: the oldest of the matrix and the
+    scenario's own `generator.django`.
 
     The operation mix is target-aware, so a project generated for 1.8 runs
     unchanged on 6.0 but not the other way round; one project for all cells
-    is what makes a cross-version comparison fair.
+    is what makes a cross-version comparison fair. Counting the scenario's
+    pin keeps the project the same when a matrix is split over several
+    commands (`--django 1.8` today, `--django 1.9` tomorrow, one --out).
     """
-    return min((resolve_line(d) for d in djangos), key=lambda line: line.key).line
+    lines = [resolve_line(d) for d in djangos]
+    if scenario_django:
+        lines.append(resolve_line(scenario_django))
+    return min(lines, key=lambda line: line.key).line
 
 
 # -- helpers ---------------------------------------------------------------------------------

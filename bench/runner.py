@@ -33,8 +33,8 @@ from ..targets import resolve_line
 from . import environments, host, limiters, timeline
 from .environments import Environment
 from .outcome import classify
-from .plan import RunOptions, oldest_line
-from .records import Cell, ResultStore, RunRecord
+from .plan import RunOptions, generation_target
+from .records import Cell, ResultStore, RunRecord, load_record
 from .supervisor import supervise
 
 WORKER = Path(__file__).parent / "worker" / "measure.py"
@@ -60,7 +60,7 @@ class Matrix:
 
 def plan_matrix(scenario: Scenario, options: RunOptions, on_note: Callable[[str], None] = print) -> Matrix:
     """Resolve environments (building missing ones) and the project; nothing is measured."""
-    target = oldest_line(options.djangos)
+    target = generation_target(options.djangos, scenario.generator.django)
     project = prepare_project(scenario, target, on_note)
     cells: list[PlannedCell] = []
     skipped: list[str] = []
@@ -261,6 +261,7 @@ def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: R
     Repeats are interleaved (all cells once, then again) so a slow drift of
     the machine spreads over cells instead of biasing one.
     """
+    _check_same_project(store, scenario, matrix.project_target)
     todo = [(planned, repeat) for repeat in range(1, options.repeat + 1) for planned in matrix.cells]
     pending = [(p, r) for p, r in todo if not store.done(p.cell, r)]
     progress.begin(total=len(todo), already=len(todo) - len(pending))
@@ -276,6 +277,27 @@ def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: R
         progress.end_cell(record)
     progress.finish()
     return written
+
+
+def _check_same_project(store: ResultStore, scenario: Scenario, target: str) -> None:
+    """Refuse to mix, in one --out, records of this scenario measured on another project.
+
+    Cells are named by scenario and versions, not by the generation target, so
+    a matrix that would generate for another line (a different project) must
+    not fill the gaps of an earlier one: the comparison would be unfair.
+    """
+    if not store.root.is_dir():
+        return
+    for path in sorted(store.root.glob("%s--%s--*.json" % (scenario.name, scenario.sha256[:8]))):
+        try:
+            other = load_record(path).project.get("django_target")
+        except MigbenchError:
+            continue
+        if other and other != target:
+            raise MigbenchError(
+                "%s holds %s records measured on the project generated for Django %s, but this "
+                "matrix generates for %s; add --django %s to the matrix or use another --out"
+                % (store.root, scenario.name, other, target, other))
 
 
 __all__ = ["Matrix", "PlannedCell", "WORKER", "plan_matrix", "prepare_project", "run_matrix",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from migbench.bench.plan import oldest_line, parse_duration, resolve_options
+from migbench.bench.plan import generation_target, parse_duration, resolve_options
 from migbench.errors import MigbenchError
 
 NONE = dict.fromkeys(("django", "python", "memory", "strategy", "repeat", "database", "limiter",
@@ -33,7 +33,9 @@ def test_cli_beats_scenario_beats_builtins():
 
 def test_lists_are_deduplicated_and_ordered():
     assert options({"django": "1.9,1.8,1.9"}).djangos == ("1.9", "1.8")
-    assert oldest_line(("5.2", "1.10", "1.9")) == "1.9"
+    assert generation_target(("5.2", "1.10", "1.9")) == "1.9"
+    assert generation_target(("1.9",), "1.8") == "1.8"
+    assert generation_target(("1.8", "5.2"), "4.2") == "1.8"
 
 
 @pytest.mark.parametrize("cli, run, message", [

@@ -166,3 +166,14 @@ def test_scenario_alone_runs_on_builtin_defaults(tmp_path):
     record = load_record(path)
     assert record.django_version == django.get_version() and record.memory_limit_bytes is None
     assert record.outcome == "ok" and record.repeat == 1 and record.database["engine"] == "sqlite"
+
+
+def test_one_out_dir_never_mixes_projects(tmp_path):
+    """quick generated for 5.2 fills --out; a 4.2 matrix (another project) is refused."""
+    environment_or_skip(DEFAULT_LINE)
+    out = tmp_path / "out"
+    assert migbench("run", "quick", "--django", DEFAULT_LINE, "--out", str(out)).returncode == 0
+    proc = migbench("run", "quick", "--django", "4.2", "--out", str(out))
+    assert proc.returncode == 2
+    assert "generated for Django %s" % DEFAULT_LINE in proc.stderr and "--django" in proc.stderr
+    assert len(list(out.glob("*.json"))) == 1
