@@ -156,7 +156,8 @@ def _check(args) -> int:
         print("note: the project was generated for Django %s; checking it with %s"
               % (manifest["django_target"], target.line))
     env = environments.ensure(line, args.python)
-    print("checking %s with Django %s on Python %s (%s)" % (project, env.django_version, env.python_version, env.path))
+    print("checking %s with Django %s on Python %s%s (%s)" % (
+        project, env.django_version, env.python_version, " (shim)" if env.shim else "", env.path))
     with tempfile.TemporaryDirectory(prefix="migbench-check-") as workdir:
         result = validate_project(project.absolute(), env.python, target, manifest["apps"], Path(workdir),
                                   on_step=lambda step: print("  " + step.line(), flush=True))
