@@ -282,17 +282,24 @@ def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: R
 def _check_same_project(store: ResultStore, scenario: Scenario, target: str) -> None:
     """Refuse to mix, in one --out, records of this scenario measured on another project.
 
-    Cells are named by scenario and versions, not by the generation target, so
-    a matrix that would generate for another line (a different project) must
-    not fill the gaps of an earlier one: the comparison would be unfair.
+    Cells are named by scenario and versions, not by seed or generation
+    target, so a matrix with another --seed, or one that would generate for
+    another line (a different project), must not fill the gaps of an earlier
+    one: the comparison would be unfair.
     """
     if not store.root.is_dir():
         return
     for path in sorted(store.root.glob("%s--%s--*.json" % (scenario.name, scenario.sha256[:8]))):
         try:
-            other = load_record(path).project.get("django_target")
+            record = load_record(path)
         except MigbenchError:
             continue
+        if record.scenario.get("seed") != scenario.generator.seed:
+            raise MigbenchError(
+                "%s holds %s records generated with seed %s, this run uses seed %d (cells are not "
+                "named by seed); use another --out" % (store.root, scenario.name,
+                                                        record.scenario.get("seed"), scenario.generator.seed))
+        other = record.project.get("django_target")
         if other and other != target:
             raise MigbenchError(
                 "%s holds %s records measured on the project generated for Django %s, but this "

@@ -176,4 +176,6 @@ def test_one_out_dir_never_mixes_projects(tmp_path):
     proc = migbench("run", "quick", "--django", "4.2", "--out", str(out))
     assert proc.returncode == 2
     assert "generated for Django %s" % DEFAULT_LINE in proc.stderr and "--django" in proc.stderr
+    proc = migbench("run", "quick", "--django", DEFAULT_LINE, "--seed", "99", "--out", str(out))
+    assert proc.returncode == 2 and "seed" in proc.stderr
     assert len(list(out.glob("*.json"))) == 1
