@@ -36,9 +36,9 @@ from .outcome import classify
 from .plan import RunOptions, generation_target
 from .records import Cell, ResultStore, RunRecord, load_record
 from .supervisor import supervise
+from .validity import SETTINGS, project_env
 
 WORKER = Path(__file__).parent / "worker" / "measure.py"
-SETTINGS = "benchproject.settings"
 _TAIL_LINES = 30
 
 
@@ -137,7 +137,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
         with open(workdir / "stdout.txt", "wb") as out, open(workdir / "stderr.txt", "wb") as err:
             with limiter:
                 argv = limiter.command(child_argv)
-                child = supervise(argv, cwd=project, env=child_env(database), stdout=out, stderr=err,
+                child = supervise(argv, cwd=project, env=project_env(database), stdout=out, stderr=err,
                                   preexec=limiter.preexec, timeout=options.timeout_s,
                                   interval=options.interval_s, on_sample=on_sample)
                 reading = limiter.read()
@@ -212,15 +212,6 @@ def strategy_args(strategy: str) -> list[str]:
     if strategy == "all":
         return ["migrate", "--noinput"]
     raise MigbenchError("unknown strategy %r" % strategy)
-
-
-def child_env(database: Path) -> dict[str, str]:
-    """The parent's environment minus anything that would leak into the target Python."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DJANGO_", "VIRTUAL_ENV"))}
-    env["MIGBENCH_DATABASE_URL"] = "sqlite:///%s" % database
-    env["DJANGO_SETTINGS_MODULE"] = SETTINGS
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # the generated tree stays exactly as generated
-    return env
 
 
 def _project_summary(manifest: dict, project: Path) -> dict:
@@ -308,4 +299,4 @@ def _check_same_project(store: ResultStore, scenario: Scenario, target: str) -> 
 
 
 __all__ = ["Matrix", "PlannedCell", "WORKER", "plan_matrix", "prepare_project", "run_matrix",
-           "run_once", "strategy_args", "child_env"]
+           "run_once", "strategy_args"]

@@ -52,21 +52,30 @@ class Validity:
         return "\n\n".join("%s:\n%s" % (s.name, s.output) for s in self.steps if not s.ok)
 
 
+SETTINGS = "benchproject.settings"
+
+
+def project_env(database: Path, settings: str = SETTINGS) -> dict[str, str]:
+    """Environment of a child running a generated project: the parent's, minus anything
+    that would leak into the target Python, plus the project's database and settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DJANGO_", "VIRTUAL_ENV"))}
+    env["MIGBENCH_DATABASE_URL"] = "sqlite:///%s" % database
+    env["DJANGO_SETTINGS_MODULE"] = settings
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # the generated tree stays exactly as generated
+    return env
+
+
 class ProjectRunner:
     """Runs manage.py commands of one project with one interpreter and one database."""
 
-    def __init__(self, project: Path, python: Path | str, database: Path, settings: str = "benchproject.settings"):
+    def __init__(self, project: Path, python: Path | str, database: Path, settings: str = SETTINGS):
         self.project = Path(project)
         self.python = str(python)
         self.database = Path(database)
         self.settings = settings
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DJANGO_"))}
-        env["MIGBENCH_DATABASE_URL"] = "sqlite:///%s" % self.database
-        env["DJANGO_SETTINGS_MODULE"] = self.settings
-        env["PYTHONDONTWRITEBYTECODE"] = "1"  # keep the generated tree as generated
-        return env
+        return project_env(self.database, self.settings)
 
     def run(self, name: str, args: list[str], timeout: float = 600, accept=None) -> Step:
         started = time.monotonic()

@@ -14,7 +14,7 @@ run first):
 
 ``plain``
     ``<env python> manage.py migrate --noinput`` in a child process
-    (cwd = the project, environment = ``runner.child_env`` with a fresh SQLite
+    (cwd = the project, environment = ``validity.project_env`` with a fresh SQLite
     file in a fresh temporary directory, output to files), spawned and reaped
     with a blocking ``os.wait4`` the way ``/usr/bin/time`` or a shell does it:
     by a tiny reaper process (``python -I -S``, ~8.6 MB), not by this ~32 MB
@@ -81,6 +81,7 @@ from migbench.bench import environments, host, runner
 from migbench.bench.environments import Environment
 from migbench.bench.plan import RunOptions, resolve_options
 from migbench.bench.records import Cell
+from migbench.bench.validity import project_env
 from migbench.errors import MigbenchError
 from migbench.generator import resolve_scenario
 from migbench.generator.scenario import Scenario
@@ -304,7 +305,7 @@ def run_plain(setup: Setup, round_: int, placement: Placement, worker: bool = Fa
                   str(workdir / "stderr.txt"), str(setup.project), "--"] + argv
         placement.before_spawn()
         started = time.monotonic()
-        proc = subprocess.Popen(reaper, env=runner.child_env(workdir / "db.sqlite3"),
+        proc = subprocess.Popen(reaper, env=project_env(workdir / "db.sqlite3"),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 start_new_session=True, close_fds=True)
         placement.after_spawn()

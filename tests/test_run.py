@@ -18,6 +18,7 @@ import pytest
 
 from conftest import environment_or_skip
 from migbench.bench.records import load_record
+from migbench.bench.validity import project_env
 from migbench.targets import DEFAULT_LINE
 
 MIGBENCH = [sys.executable, "-m", "migbench"]
@@ -119,9 +120,7 @@ def test_peak_rss_agrees_with_usr_bin_time(quick_run, tmp_path):
     out, _ = quick_run
     record = load_record(sorted(out.glob("*memnone*.json"))[0])
     env = environment_or_skip(DEFAULT_LINE)
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DJANGO_"))}
-    child_env.update(MIGBENCH_DATABASE_URL="sqlite:///%s" % (tmp_path / "db.sqlite3"),
-                     DJANGO_SETTINGS_MODULE="benchproject.settings", PYTHONDONTWRITEBYTECODE="1")
+    child_env = project_env(tmp_path / "db.sqlite3")
     timed = subprocess.run(["/usr/bin/time", "-v", str(env.python), "manage.py", "migrate", "--noinput"],
                            cwd=record.project["path"], env=child_env, capture_output=True, text=True)
     assert timed.returncode == 0, timed.stderr
