@@ -16,10 +16,11 @@ from typing import Any, Mapping
 from ..errors import MigbenchError, ScenarioError
 from ..targets import DEFAULT_LINE, LINES, resolve_line, version_key
 
-STRATEGIES = ("all",)
+from .strategies import NAMES as STRATEGIES
 DEFAULT_INTERVAL_S = 0.020
 _RUN_KEYS = ("django", "python", "memory", "strategy", "repeat", "database", "limiter",
-             "timeout", "interval")
+             "timeout", "interval", "dev_loop")
+DEV_LOOP = ("auto", "on", "off")
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
 
 
@@ -34,6 +35,7 @@ class RunOptions:
     limiter: str
     timeout_s: float | None
     interval_s: float
+    dev_loop: str = "auto"  # time makemigrations --check / migrate --plan / test DB: auto, on, off
 
 
 def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], source: str) -> RunOptions:
@@ -71,6 +73,10 @@ def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], sou
     limiter_raw, where = pick("limiter", "auto")
     timeout_raw, where_timeout = pick("timeout", "none")
     interval_raw, where_interval = pick("interval", "20ms")
+    dev_loop_raw, where_dev = pick("dev_loop", "auto")
+    dev_loop = _one(dev_loop_raw, where_dev).lower()
+    if dev_loop not in DEV_LOOP:
+        raise MigbenchError("%s: %r: choose one of %s" % (where_dev, dev_loop, ", ".join(DEV_LOOP)))
     interval = parse_duration(_one(interval_raw, where_interval), where_interval)
     if interval is None or interval <= 0:
         raise MigbenchError("%s: the sampling interval must be positive, e.g. 20ms" % where_interval)
@@ -84,6 +90,7 @@ def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], sou
         limiter=_limiter(_one(limiter_raw, "--limiter")),
         timeout_s=parse_duration(_one(timeout_raw, where_timeout), where_timeout),
         interval_s=interval,
+        dev_loop=dev_loop,
     )
 
 

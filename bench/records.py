@@ -93,6 +93,29 @@ class RunRecord:
     schema: str = SCHEMA
     notes: list = field(default_factory=list)
     migbench_commit: str = ""  # git commit of the measuring checkout ("+dirty": uncommitted changes)
+    steps: list = field(default_factory=list)  # every child of the strategy, in order (bench/steps.py)
+    validation: dict | None = None  # schema vs the baseline, rows written (bench/validation.py)
+    transform: dict | None = None  # what squash/zero/optimize did to the copy of the project
+    dev_loop: dict | None = None  # makemigrations --check, migrate --plan, test database: name -> step
+    deploy: dict | None = None  # zero only: --fake on a database migrated with the old history
+
+    def problems(self) -> list[str]:
+        """Why this run's result cannot be trusted as equivalent to `all` (empty: it can)."""
+        found = []
+        if self.validation and not self.validation.get("ok"):
+            if self.validation.get("difference_count"):
+                found.append("schema differs from the baseline in %d objects: %s" % (
+                    self.validation["difference_count"],
+                    "; ".join("%s %s" % (d["object"], d["kind"]) for d in self.validation["differences"][:3])))
+            rows = self.validation.get("rows")
+            if rows and not rows.startswith("ok"):
+                found.append("rows: %s" % rows)
+        for name, step in (self.dev_loop or {}).items():
+            if step.get("verdict") not in (None, "no changes", "nothing to do"):
+                found.append("%s: %s" % (name, step["verdict"]))
+        if self.deploy and not self.deploy.get("ok"):
+            found.append("deploy: %s" % self.deploy.get("verdict"))
+        return found
 
     def to_json(self) -> str:
         """Compact: a 30-minute run holds ~90,000 RSS samples; `python -m json.tool` pretty-prints."""
@@ -108,7 +131,7 @@ class RunRecord:
 
 
 # Added later within schema 1, so older records may lack them.
-_OPTIONAL = ("notes", "migbench_commit")
+_OPTIONAL = ("notes", "migbench_commit", "steps", "validation", "transform", "dev_loop", "deploy")
 _REQUIRED = tuple(f.name for f in fields(RunRecord) if f.name not in _OPTIONAL)
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import shutil
+import sqlite3
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -30,16 +30,15 @@ from ..provenance import git_commit
 from ..generator import build_project, write_project
 from ..generator.scenario import Scenario
 from ..targets import resolve_line
-from . import environments, host, limiters, timeline
+from . import baseline, environments, host, strategies, validation, variants
 from .environments import Environment
-from .outcome import classify
 from .plan import RunOptions, generation_target
 from .records import Cell, ResultStore, RunRecord, load_record
-from .supervisor import supervise
-from .validity import SETTINGS, project_env
+from .schema import snapshot
+from .steps import EXECUTE_SQL, MEASURE, MEASURED, StepContext, StepResult, run_step
+from .validity import SETTINGS
 
-WORKER = Path(__file__).parent / "worker" / "measure.py"
-_TAIL_LINES = 30
+WORKER = MEASURE
 
 
 @dataclass(frozen=True)
@@ -76,8 +75,12 @@ def plan_matrix(scenario: Scenario, options: RunOptions, on_note: Callable[[str]
             except MigbenchError as error:  # e.g. that interpreter is not installed here
                 skipped.append("Django %s on Python %s: %s" % (line.line, python or "default", error))
                 continue
-            for memory in options.memories:
-                for strategy in options.strategies:
+            for strategy in options.strategies:
+                why = strategies.get(strategy).unsupported(line)
+                if why:
+                    skipped.append("%s (skipped)" % why)
+                    continue
+                for memory in options.memories:
                     cells.append(PlannedCell(Cell(
                         scenario=scenario.name, scenario_sha256=scenario.sha256, strategy=strategy,
                         django_version=env.django_version, python_version=env.python_version,
@@ -122,67 +125,131 @@ def _environment(django: str, python: str | None, on_note: Callable[[str], None]
 
 def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenario,
              options: RunOptions, command: list[str],
-             on_sample: Callable[[float, int], None] | None = None) -> RunRecord:
-    """Measure one `migrate` of `project` on a fresh database; return its record."""
+             on_sample: Callable[[float, int], None] | None = None,
+             on_note: Callable[[str], None] = print, dev_loop: bool = False) -> RunRecord:
+    """Measure one run of a strategy on fresh databases; validate it; return its record.
+
+    The strategy's steps run one after another on one database, each under its
+    own limiter; the first failure stops them (later steps would measure a
+    broken database). A finished run is validated against the baseline
+    (bench/validation.py); with `dev_loop`, the daily commands are then timed
+    on the migrated database, and `zero` also replays its deploy flow.
+    """
     cell, env = planned.cell, planned.env
+    strategy = strategies.get(cell.strategy)
+    line = resolve_line(env.django_version)
     manifest = json.loads((project / "migbench.json").read_text(encoding="utf-8"))
+    project_apps = list(manifest.get("apps", []))
+    variant = variants.ensure(project, strategy.transform, env, on_note) if strategy.transform else None
+    base = (baseline.ensure(project, env, need_capture=True, on_note=on_note)
+            if strategy.name in ("floor", "per-app", "backward") else baseline.load(project, env))
+    specs = strategies.steps(strategy, base.app_order if base else [], project_apps)
     started_at = datetime.datetime.now(datetime.timezone.utc)
     workdir = Path(tempfile.mkdtemp(prefix="migbench-run-"))
+    ctx = StepContext(
+        python=env.python, projects={"variant": variant.path if variant else project, "original": project},
+        databases={"main": workdir / "db.sqlite3", "deploy": workdir / "deploy.sqlite3"}, workdir=workdir,
+        limiter_name=options.limiter, memory_limit_bytes=cell.memory_limit_bytes,
+        timeout_s=options.timeout_s, interval_s=options.interval_s,
+        ddl=base.ddl if base else None, legacy_alter_table=line.needs_sqlite_legacy_alter_table)
+    results: list[StepResult] = []
+    validation = dev = deploy = None
     try:
-        database = workdir / "db.sqlite3"
-        events_path = workdir / "events.jsonl"
-        child_argv = [str(env.python), str(WORKER), "--project", str(project), "--settings", SETTINGS,
-                      "--events", str(events_path), "--"] + strategy_args(cell.strategy)
-        limiter = limiters.choose(options.limiter, cell.memory_limit_bytes)
-        with open(workdir / "stdout.txt", "wb") as out, open(workdir / "stderr.txt", "wb") as err:
-            with limiter:
-                argv = limiter.command(child_argv)
-                child = supervise(argv, cwd=project, env=project_env(database), stdout=out, stderr=err,
-                                  preexec=limiter.preexec, timeout=options.timeout_s,
-                                  interval=options.interval_s, on_sample=on_sample)
-                reading = limiter.read()
-                described = limiter.describe()  # while its cgroup still exists
-        stdout_tail = _tail(workdir / "stdout.txt")
-        stderr_tail = _tail(workdir / "stderr.txt")
-        events = timeline.read_events(events_path, child.started_at)
+        for spec in specs:
+            results.append(run_step(spec, ctx, on_sample))
+            if not results[-1].ok:
+                break
+        if len(results) == len(specs) and all(r.ok for r in results):
+            validation = _validate(strategy, ctx, project, env, project_apps, base, on_note)
+            if dev_loop and strategy.dev_loop:
+                dev = {r.name: r.summary() for r in
+                       (run_step(spec, ctx) for spec in strategies.dev_loop_steps(line))}
+            if strategy.name == "zero":
+                deploy = _deploy(ctx, line, project_apps)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    outcome = classify(
-        exit_code=child.exit_code, signal_number=child.signal, timed_out=child.timed_out,
-        oom_kills=reading.oom_kills, stderr_tail=stderr_tail,
-        memory_error_event=any(e["event"] == "memory_error" for e in events),
-        limit_bytes=cell.memory_limit_bytes, peak_bytes=reading.peak_bytes or child.peak_rss_bytes,
-    )
+    return _record(planned, repeat, scenario, options, command, manifest, project, results, started_at,
+                   line, validation, dev, deploy, variant)
+
+
+def _validate(strategy, ctx: StepContext, project: Path, env: Environment, project_apps: list[str],
+              base, on_note) -> dict:
+    database = ctx.databases["main"]
+    if strategy.validation == "emptied":
+        return validation.emptied(database, base, project_apps).to_dict()
+    if base is None and strategy.name == "all":
+        base = baseline.adopt(project, env, database, run_id="of this run")
+        result = validation.compare(snapshot(database), base)
+        result.schema = "became the baseline"
+    else:
+        base = base or baseline.ensure(project, env, on_note=on_note)
+        result = validation.compare(snapshot(database), base)
+    result.rows = validation.write_rows(ctx.python, ctx.projects["original"], database, project_apps)
+    result.ok = result.ok and result.rows.startswith("ok")
+    return result.to_dict()
+
+
+def _deploy(ctx: StepContext, line, project_apps: list[str]) -> dict:
+    """Migrations zero on a database migrated with the old history: fake, then nothing to do."""
+    setup, fake, check = strategies.deploy_steps(line)
+    steps = [run_step(setup, ctx)]
+    if steps[0].ok:
+        with sqlite3.connect(str(ctx.databases["deploy"])) as connection:
+            connection.execute("DELETE FROM django_migrations WHERE app IN (%s)"
+                               % ",".join("?" * len(project_apps)), project_apps)
+        steps.append(run_step(fake, ctx))
+        if steps[-1].ok:
+            steps.append(run_step(check, ctx))
+    done = len(steps) == 3 and steps[-1].verdict == "nothing to do"
+    return {"ok": done, "verdict": steps[-1].verdict if len(steps) == 3 else "did not run: %s failed"
+            % steps[-1].name, "steps": [r.summary() for r in steps]}
+
+
+def _record(planned: PlannedCell, repeat: int, scenario: Scenario, options: RunOptions,
+            command: list[str], manifest: dict, project: Path, results: list[StepResult],
+            started_at, line, validation_: dict | None, dev: dict | None, deploy: dict | None,
+            variant) -> RunRecord:
+    """One record for the run: the counted steps added up (wall summed, worst peak)."""
+    cell, env = planned.cell, planned.env
+    failure = next((r for r in results if not r.ok), None)
+    counted = [r for r in results if r.role == MEASURED]
+    if failure is not None and failure.role != MEASURED:
+        counted.append(failure)
+    worst = max(counted, key=lambda r: r.peak_rss_bytes)
+    last = failure or counted[-1]
+    several = len(counted) > 1
+    events, samples = _joined(counted) if several else (counted[0].events, counted[0].samples)
     notes = []
-    if limiter.caps == "virtual":
+    if worst.limiter.get("caps") == "virtual":
         notes.append("RLIMIT_AS caps virtual address space, not RSS: not comparable to a cgroup cap")
-    if resolve_line(env.django_version).needs_sqlite_legacy_alter_table:
+    if line.needs_sqlite_legacy_alter_table:
         notes.append("SQLite >= 3.26 rewrites foreign keys on ALTER TABLE RENAME, which breaks "
                      "Django < 2.2 table rebuilds: the project's compat app sets "
                      "PRAGMA legacy_alter_table=ON on every connection")
     if env.shim:
         notes.append("Django %s ran on Python %s through migbench's compatibility shim"
-                     % (env.django_version, env.python_version))
+                      % (env.django_version, env.python_version))
+    if several:
+        notes.append("%d steps: wall and CPU are their sums, peaks the worst step's (%s)"
+                     % (len(counted), worst.name))
+    child_argv = child_argv_of(counted[0], planned, project)
     return RunRecord(
         run_id=uuid.uuid4().hex,
         repeat=repeat,
-        outcome=outcome.name,
-        outcome_reason=outcome.reason,
-        exit_code=child.exit_code,
-        signal=child.signal_name,
-        wall_s=round(child.wall_s, 4),
-        cpu_user_s=round(child.cpu_user_s, 4),
-        cpu_sys_s=round(child.cpu_sys_s, 4),
-        peak_rss_bytes=child.peak_rss_bytes,
-        peak_rss_detail={"wait4_maxrss_bytes": child.maxrss_bytes,
-                         "wait4_maxrss_trusted": child.maxrss_trusted,
-                         "parent_rss_at_fork_bytes": child.parent_rss_bytes,
-                         "vmhwm_bytes": child.hwm_bytes,
-                         "sampled_tree_bytes": child.sampled_peak_bytes,
-                         "samples": len(child.samples)},
-        limit_peak_bytes=reading.peak_bytes,
+        outcome=last.outcome if failure else "ok",
+        outcome_reason=(("%s: %s" % (last.name, last.outcome_reason)) if failure and several
+                        else "%d steps, each %s" % (len(counted), last.outcome_reason) if several
+                        else last.outcome_reason),
+        exit_code=last.exit_code,
+        signal=last.signal,
+        wall_s=round(sum(r.wall_s for r in counted), 4),
+        cpu_user_s=round(sum(r.cpu_user_s for r in counted), 4),
+        cpu_sys_s=round(sum(r.cpu_sys_s for r in counted), 4),
+        peak_rss_bytes=worst.peak_rss_bytes,
+        peak_rss_detail=worst.peak_rss_detail,
+        limit_peak_bytes=max((r.limit_peak_bytes for r in counted if r.limit_peak_bytes), default=None),
         memory_limit_bytes=cell.memory_limit_bytes,
-        limiter=dict(described, oom_kills=reading.oom_kills, reading=reading.details),
+        limiter=worst.limiter,
         strategy=cell.strategy,
         django_version=env.django_version,
         python_version=env.python_version,
@@ -191,27 +258,58 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
         scenario={"name": scenario.name, "sha256": scenario.sha256, "seed": scenario.generator.seed,
                   "source": scenario.source},
         project=_project_summary(manifest, project),
-        phases=timeline.phases(events, child.wall_s),
-        failed_during=None if outcome.name == "ok" else timeline.failed_during(events),
-        last_migration=timeline.last_migration(events),
+        phases=counted[0].phases if not several else _summed_phases(counted),
+        failed_during=None if not failure else ("%s: %s" % (failure.name, failure.failed_during)
+                                                if several else failure.failed_during),
+        last_migration=last.last_migration,
         events=events,
-        samples={"interval_s": options.interval_s, "t": [t for t, _ in child.samples],
-                 "rss": [rss for _, rss in child.samples]},
-        error=None if outcome.name == "ok" else {"stderr_tail": stderr_tail, "stdout_tail": stdout_tail},
-        command={"migbench": command, "child": child_argv},
+        samples={"interval_s": options.interval_s, "t": [t for t, _ in samples],
+                 "rss": [rss for _, rss in samples]},
+        error=None if not failure else {"stderr_tail": failure.stderr_tail, "stdout_tail": failure.stdout_tail,
+                                        "step": failure.name},
+        command={"migbench": command, "child": child_argv,
+                 "steps": [r.command for r in results]},
         host=host.describe(),
         started_at=started_at.isoformat(timespec="seconds"),
         migbench_version=__version__,
         migbench_commit=git_commit(),
         notes=notes,
+        steps=[r.summary() for r in results],
+        validation=validation_,
+        transform=variant.report if variant else None,
+        dev_loop=dev,
+        deploy=deploy,
     )
 
 
-def strategy_args(strategy: str) -> list[str]:
-    """The manage.py arguments a strategy measures."""
-    if strategy == "all":
-        return ["migrate", "--noinput"]
-    raise MigbenchError("unknown strategy %r" % strategy)
+def child_argv_of(step: StepResult, planned: PlannedCell, project: Path) -> list[str]:
+    """The measured child's argv as a person would retype it (paths of the moment left out)."""
+    if step.command == ["<floor sql>"]:
+        return [str(planned.env.python), str(EXECUTE_SQL), "--database", "<fresh>", "--statements", "<ddl>"]
+    return [str(planned.env.python), str(WORKER), "--project", str(project), "--settings", SETTINGS,
+            "--events", "<events>", "--"] + list(step.command)
+
+
+def _joined(results: list[StepResult]) -> tuple[list, list]:
+    """Events and samples of several steps on one clock: each step starts where the last ended."""
+    events, samples, offset = [], [], 0.0
+    for result in results:
+        for event in result.events:
+            events.append(dict(event, t=round(event["t"] + offset, 4), step=result.name))
+        samples.extend([round(t + offset, 4), rss] for t, rss in result.samples)
+        offset += result.wall_s
+    return events, samples
+
+
+def _summed_phases(results: list[StepResult]) -> dict:
+    total: dict = {}
+    for result in results:
+        for phase, seconds in result.phases.items():
+            if seconds is not None:
+                total[phase] = round((total.get(phase) or 0.0) + seconds, 4)
+            else:
+                total.setdefault(phase, None)
+    return total
 
 
 def _project_summary(manifest: dict, project: Path) -> dict:
@@ -228,18 +326,6 @@ def _project_summary(manifest: dict, project: Path) -> dict:
         "django_target": manifest.get("django_target"),
         "path": str(project),
     }
-
-
-def _tail(path: Path) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 64 * 1024))
-            text = handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.strip().splitlines()[-_TAIL_LINES:])
 
 
 # -- the matrix --------------------------------------------------------------------------------
@@ -263,11 +349,20 @@ def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: R
             continue
         progress.start_cell(planned.cell, repeat)
         record = run_once(planned, repeat, matrix.project, scenario, options, command,
-                          on_sample=progress.sample)
+                          on_sample=progress.sample, on_note=progress.note,
+                          dev_loop=wants_dev_loop(options))
         written.append(store.write(record))
         progress.end_cell(record)
     progress.finish()
     return written
+
+
+def wants_dev_loop(options: RunOptions) -> bool:
+    """Time the daily commands? "auto": when the matrix transforms the project, so that
+    `all` gives the "before" and each transformation the "after"."""
+    if options.dev_loop == "auto":
+        return any(strategies.get(s).transform for s in options.strategies)
+    return options.dev_loop == "on"
 
 
 def _check_same_project(store: ResultStore, scenario: Scenario, target: str) -> None:
@@ -299,4 +394,4 @@ def _check_same_project(store: ResultStore, scenario: Scenario, target: str) -> 
 
 
 __all__ = ["Matrix", "PlannedCell", "WORKER", "plan_matrix", "prepare_project", "run_matrix",
-           "run_once", "strategy_args"]
+           "run_once"]

@@ -485,3 +485,27 @@ def _diff_checks(a: Table, b: Table) -> list[Difference]:
         return [Difference(label, "changed", "%s vs %s" % (left[0], right[0]))]
     return ([Difference(label, "missing", c) for c in left]
             + [Difference(label, "extra", c) for c in right])
+
+
+def fingerprint(schema: Schema) -> str:
+    """A short digest of what `diff` compares: equal fingerprints, no differences.
+
+    Names of indexes and the column order are left out, as in `diff`; records
+    carry it so two runs can be seen to agree without storing whole schemas.
+    """
+    import hashlib
+    import json
+
+    comparable = []
+    for table in schema.tables:
+        comparable.append([
+            table.name,
+            sorted([c.name, c.type, c.notnull, c.default, bool(c.pk), c.hidden] for c in table.columns),
+            list(table.primary_key),
+            sorted([list(f.columns), f.table, [c or "" for c in f.to_columns], f.on_update, f.on_delete,
+                    f.deferrable or ""] for f in table.foreign_keys),
+            sorted([list(i.columns), i.unique, i.where or ""] for i in table.indexes),
+            sorted(table.checks),
+        ])
+    text = json.dumps([schema.engine, comparable], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -70,7 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--python", help="comma-separated interpreters (versions like 2.7,3.11 or paths); "
                                       "default: the first installed one that runs each Django natively")
     run.add_argument("--memory", help="comma-separated caps, e.g. 512M,1G,none (default: none)")
-    run.add_argument("--strategy", help="comma-separated strategies (default: all)")
+    run.add_argument("--strategy", help="comma-separated strategies: all, per-app, backward, squash, "
+                     "squash-final, zero, optimize, floor (default: all)")
+    run.add_argument("--dev-loop", dest="dev_loop", choices=("auto", "on", "off"),
+                     help="also time makemigrations --check, migrate --plan and test-database creation "
+                     "on the migrated database (auto: when a strategy transforms the project)")
     run.add_argument("--repeat", help="runs per cell (default: 1)")
     run.add_argument("--database", help="database engine (default: sqlite, a fresh file per run)")
     run.add_argument("--limiter", help="auto, cgroup2, cgroup1, systemd, rlimit or none (default: auto)")
@@ -190,11 +194,11 @@ def _run(args) -> int:
     from .bench.progress import Progress
     from .bench.records import ResultStore
     from .bench.runner import plan_matrix, run_matrix
-    from .bench.summary import summary_lines
+    from .bench.summary import invalid_lines, strategy_lines, summary_lines
 
     scenario = _scenario(args)
     cli = {key: getattr(args, key) for key in ("django", "python", "memory", "strategy", "repeat",
-                                               "database", "limiter", "timeout", "interval")}
+                                               "database", "limiter", "timeout", "interval", "dev_loop")}
     options = resolve_options(cli, scenario.run, scenario.source)
     out = Path(args.out) if args.out else default_out(scenario.name)
     progress = Progress()
@@ -215,10 +219,19 @@ def _run(args) -> int:
         print("migbench: interrupted; the unfinished run was discarded, finished runs are kept in %s; "
               "run the same command again to resume" % out, file=sys.stderr)
         return 130
-    for line in summary_lines(store, [p.cell for p in matrix.cells]):
+    cells = [p.cell for p in matrix.cells]
+    for line in summary_lines(store, cells):
         print(line)
+    comparison = strategy_lines(store, cells)
+    if comparison:
+        print()
+        for line in comparison:
+            print(line)
     print("records in %s" % out)
-    return 0
+    invalid = invalid_lines(store, cells)
+    for line in invalid:
+        print("migbench: %s" % line, file=sys.stderr)
+    return 1 if invalid else 0
 
 
 # -- scenarios, envs -----------------------------------------------------------------

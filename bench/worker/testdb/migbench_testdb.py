@@ -1,0 +1,14 @@
+# -*- coding: utf-8 -*-
+"""The "empty" test module `manage.py test migbench_testdb` runs to time test-database creation.
+
+One test that does nothing: with no test at all, Django >= 3.1 creates no test
+database (it only sets up the databases the collected tests use). Python 2.7
+.. 3.13, Django 1.8 .. 6.0.
+"""
+
+from django.test import TestCase
+
+
+class TestDatabaseCreation(TestCase):
+    def test_nothing(self):
+        pass
