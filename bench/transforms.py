@@ -647,16 +647,23 @@ def _add_future(text: str, features: set[str]) -> str:
     return "".join(lines[:at]) + line + "".join(lines[at:])
 
 
+def _parse_lenient(source: str) -> ast.Module:
+    """ast.parse; a squashed file Django left unimportable (`code=apps.x.migrations.0003_y.f`)
+    is read with those references blanked out (same lines, other columns)."""
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        try:
+            return ast.parse(_MODULE_REFERENCE.sub("None", source))
+        except SyntaxError as error:
+            raise PortingError("cannot parse the migration: %s" % error)
+
+
 class _Module:
     """Top-level bindings of one module's source and what each needs."""
 
     def __init__(self, source: str, name: str):
-        try:
-            self.tree = ast.parse(source)
-        except SyntaxError:
-            # The squashed file itself does not parse (`apps.x.migrations.0003_y.f`):
-            # blank out the references to read its bindings.
-            self.tree = ast.parse(re.sub(r"(?<![\w.])(?:[A-Za-z_]\w*\.)+\d\w*\.[A-Za-z_]\w*", "None", source))
+        self.tree = _parse_lenient(source)
         self.lines = source.splitlines(keepends=True)
         self.name = name
         self.bindings: dict[str, object] = {}  # name -> ("import", text) or the defining statement
@@ -874,7 +881,7 @@ def rewrite_dependencies(text: str, mapping: dict[tuple[str, str], tuple[str, st
 
 def remove_replaces(text: str) -> str:
     """Drop the `replaces = [...]` attribute of the Migration class (and a blank line after it)."""
-    tree = ast.parse(text)
+    tree = _parse_lenient(text)
     lines = text.splitlines(keepends=True)
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
         for statement in cls.body:
