@@ -160,11 +160,14 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
             if not results[-1].ok:
                 break
         if len(results) == len(specs) and all(r.ok for r in results):
+            on_note("  validating: schema against the baseline, one row into every model")
             validation = _validate(strategy, ctx, project, env, project_apps, base, on_note)
             if dev_loop and strategy.dev_loop:
+                on_note("  timing the daily commands: makemigrations --check, migrate --plan, test database")
                 dev = {r.name: r.summary() for r in
                        (run_step(spec, ctx) for spec in strategies.dev_loop_steps(line))}
             if strategy.name == "zero":
+                on_note("  deploy flow: old history migrated, rows cleared, migrate --fake, check")
                 deploy = _deploy(ctx, line, project_apps)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

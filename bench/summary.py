@@ -139,7 +139,8 @@ def _checks(records: list[RunRecord]) -> str:
     bad = [r for r in validated if r.problems()]
     if bad:
         return "INVALID (%d of %d runs)" % (len(bad), len(records))
-    schemas = sorted({r.validation.get("schema") for r in validated})
+    schemas = sorted({"is the baseline" if r.validation.get("schema") == "became the baseline"
+                      else r.validation.get("schema") for r in validated})
     text = "schema " + "/".join(schemas)
     deploys = [r.deploy for r in records if r.deploy]
     if deploys:

@@ -99,7 +99,9 @@ def failed_during(events: list[dict]) -> str | None:
         return "startup"
     last = events[-1]["event"]
     if last == "end":
-        return None
+        if events[-1].get("exit", 0) in (0, None):
+            return None
+        return failed_during(events[:-1]) or "finishing"  # error, then end with its exit status
     if last in ("error", "memory_error"):
         return failed_during(events[:-1]) or "finishing"
     return _OPEN_PHASE.get(last, last)
