@@ -214,6 +214,11 @@ class _Job:
 
     # -- zero --
     def zero(self) -> list[AppResult]:
+        original = self.makemigrations_clean()
+        if not original.ok:
+            self.note("the original migrations do not match the models on Django %s (makemigrations finds "
+                      "changes: %s): the regenerated ones follow the models, so the schema will differ"
+                      % (self.env.django_version, _first_change(original.output)))
         backup = _Backup(self.migrations_dir(a) for a in self.labels)
         for app in self.labels:
             for path in self.migrations_dir(app).iterdir():
@@ -441,6 +446,7 @@ def _operations(info: dict, app: str, names: list[str]) -> int:
 
 
 _CYCLE = re.compile(r"CircularDependencyError: (.*)")
+_CYCLE_SHOWN = 8
 
 
 def _graph_reason(error: str, app: str) -> str:
@@ -454,9 +460,19 @@ def _graph_reason(error: str, app: str) -> str:
     if nodes:  # Django walks sets: start the cycle at its smallest node so the line is stable
         first = nodes.index(min(nodes))
         nodes = nodes[first:] + nodes[:first]
-    others = sorted({n.split(".", 1)[0] for n in nodes} - {app})
-    return "circular dependency with app %s: %s" % (
-        ", ".join("'%s'" % o for o in others) or "'%s'" % app, " -> ".join(nodes))
+    others = sorted({n.split(".", 1)[0] for n in nodes} - {app}) or [app]
+    shown = nodes if len(nodes) <= _CYCLE_SHOWN else (
+        nodes[:_CYCLE_SHOWN - 2] + ["... (%d migrations in the cycle)" % len(nodes)] + nodes[-1:])
+    return "circular dependency with app%s %s: %s" % (
+        "s" if len(others) > 1 else "", ", ".join("'%s'" % o for o in others), " -> ".join(shown))
+
+
+def _first_change(output: str) -> str:
+    """The first "~ Alter field id on x" / "- Add field" line of a makemigrations dry run."""
+    for line in output.splitlines():
+        if line.strip()[:2] in ("- ", "~ ", "+ "):
+            return line.strip()
+    return _last_line(output)
 
 
 def _last_line(text: str) -> str:
@@ -604,7 +620,7 @@ def port_functions(text: str, sources: dict[str, str]) -> tuple[str, int]:
     if left:
         raise PortingError("references left to %s" % ", ".join(left))
     text = _PORTING_COMMENT.sub(
-        lambda m: "\n\n# RunPython functions ported by hand (by migbench) from the replaced migrations:\n"
+        lambda m: "\n\n# RunPython functions ported by hand (by migbench) from:\n"
         + "".join("# %s\n" % module for module in sorted(sources)), text, count=1)
     ported = "\n".join(imports) + ("\n\n\n" if imports else "") + "\n\n".join(blocks)
     match = re.search(r"^class Migration\(", text, re.M)
