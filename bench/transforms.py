@@ -558,12 +558,10 @@ def port_file(path: Path, project: Path) -> int:
 
 
 def referenced_modules(text: str) -> list[str]:
-    """Migration modules (a dotted part starting with a digit) the file refers to."""
-    found = set(_MODULE_REFERENCE.findall(text))
+    """The migration modules Django's "need manual copying" comment lists (every line 1.8-6.0
+    writes it whenever an operation refers to a function of a migration module)."""
     match = _PORTING_COMMENT.search(text)
-    if match:
-        found.update(line[2:].strip() for line in match.group(1).splitlines())
-    return sorted(found)
+    return sorted({line[2:].strip() for line in match.group(1).splitlines()}) if match else []
 
 
 def port_functions(text: str, sources: dict[str, str]) -> tuple[str, int]:
@@ -616,7 +614,7 @@ def port_functions(text: str, sources: dict[str, str]) -> tuple[str, int]:
         blocks.append("# Ported from %s\n%s" % (module, parsed.copy(needed, renames).rstrip("\n") + "\n"))
         text = pattern.sub(lambda m: renames.get(m.group(1), m.group(1)), text)
         count += len(wanted)
-    left = sorted(set(_MODULE_REFERENCE.findall(text)))
+    left = [m for m in sources if re.search(r"(?<![\w.])%s\." % re.escape(m), text)]
     if left:
         raise PortingError("references left to %s" % ", ".join(left))
     text = _PORTING_COMMENT.sub(
@@ -719,6 +717,9 @@ class _Module:
                   and any(b in needed for b, _ in _bound(s))]
         out = []
         for statement in chosen:
+            declared = {n for node in ast.walk(statement) if isinstance(node, ast.Global) for n in node.names}
+            if declared & set(renames):
+                raise PortingError("%s uses `global %s`" % (self.name, ", ".join(sorted(declared & set(renames)))))
             start = min([statement.lineno] + [d.lineno for d in getattr(statement, "decorator_list", [])])
             end = statement.end_lineno
             edits = []  # (line, byte column, old, new)

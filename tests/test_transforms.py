@@ -16,7 +16,7 @@ from migbench.bench.environments import Environment
 from migbench.bench.schema import diff, snapshot
 from migbench.bench.transforms import (
     TRANSFORMS, AppResult, PortingError, TransformReport, _graph_reason, graph_info, port_functions,
-    remove_replaces, rewrite_dependencies, transform,
+    referenced_modules, remove_replaces, rewrite_dependencies, transform,
 )
 from migbench.bench.validity import ProjectRunner
 from migbench.errors import MigbenchError
@@ -463,6 +463,15 @@ def test_porting_names_clash_on_equal_numbers_and_refuses_what_it_cannot_do():
     clash = SQUASHED.replace("import datetime", "from other import Decimal")
     with pytest.raises(PortingError, match="binds otherwise"):
         port_functions(clash, SOURCES)
+    counter = "N = 0\n\n\ndef forwards(apps, schema_editor):\n    global N\n    N += 1\n"
+    with pytest.raises(PortingError, match="uses `global N`"):
+        port_functions(SQUASHED, {**SOURCES, "apps.shop.migrations.0003_second": counter})
+
+
+def test_only_the_modules_django_lists_are_ported():
+    assert referenced_modules(SQUASHED) == sorted(SOURCES)
+    # a string that looks like a migration reference is not one
+    assert referenced_modules("    default='www.3com.example.org',\n") == []
 
 
 def test_rewrite_dependencies_and_remove_replaces():
