@@ -42,7 +42,7 @@ from pathlib import Path
 from ..errors import MigbenchError
 from ..targets import resolve_line
 from .environments import Environment
-from .validity import ProjectRunner, Step
+from .validity import ProjectRunner, Step, project_env
 
 TRANSFORMS = ("squash", "squash-final", "zero", "optimize")
 GRAPH = Path(__file__).parent / "worker" / "graph.py"
@@ -233,6 +233,10 @@ class _Job:
             if not clean.ok:
                 after, error = None, "makemigrations still finds changes after regenerating: " + _last_line(
                     clean.output)
+        if after is not None:
+            ok, node, failure = self.migrate_check()
+            if not ok:
+                after, error = None, "the regenerated migrations do not migrate (%s): %s" % (node, failure)
         if after is None:
             backup.restore()
             self.note("zero failed, migrations restored: " + error)
@@ -262,11 +266,48 @@ class _Job:
     # -- squash --
     def squash(self) -> list[AppResult]:
         results, state = [], self.before
+        self.backups: dict[str, _Backup] = {}
         for app in self.labels:
             result, state = self.squash_app(app, state)
             results.append(result)
             self.on_note("  %s: %s %s" % (app, result.status, result.reason))
+        # A squashed migration runs in one schema editor: SQL Django defers to its end (unique_together
+        # indexes of CreateModel...) is not there yet for a later operation that needs it. Only a real
+        # migrate shows it: undo the app whose squashed migration fails, and try again.
+        while any(r.status == "squashed" for r in results):
+            ok, node, error = self.migrate_check()
+            if ok:
+                break
+            app = node.split(".", 1)[0] if node else None
+            index = next((i for i, r in enumerate(results) if r.app == app and r.status == "squashed"
+                          and node.split(".", 1)[1] in _used(state, app)), None)
+            if index is None:
+                self.note("migrate from empty fails in %s, a migration squash did not write: %s" % (node, error))
+                break
+            self.backups[app].restore()
+            state, graph_error = self.check()
+            if state is None:
+                raise MigbenchError("restoring app %s left %s unloadable: %s" % (app, self.project, graph_error))
+            results[index] = self.result(app, "failed", "the squashed migration does not migrate: " + error,
+                                         self.before, state)
+            self.on_note("  %s: %s %s" % (app, results[index].status, results[index].reason))
         return results
+
+    def migrate_check(self) -> tuple[bool, str | None, str]:
+        """migrate from an empty scratch database: (ok, "app.name" it failed in or None, last error line)."""
+        database = self.runner.database.with_name("migrate-check.sqlite3")
+        if database.exists():
+            database.unlink()
+        try:
+            done = subprocess.run([str(self.env.python), "manage.py", "migrate", "--noinput"],
+                                  cwd=self.project, env=project_env(database), stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, errors="replace", timeout=_COMMAND_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return False, None, "migrate timed out after %ss" % _COMMAND_TIMEOUT
+        if done.returncode == 0:
+            return True, None, ""
+        applying = re.findall(r"Applying (\S+?)\.\.\.", done.stdout)
+        return False, (applying[-1] if applying else None), _last_line(done.stdout)
 
     def summary(self, results: list[AppResult]) -> None:
         counts = {}
@@ -305,6 +346,7 @@ class _Job:
         if [app, squashed] not in after["plan"]:
             return fail("the squashed migration %s.%s is not used by the loader" % (app, squashed))
         reason = "RunPython functions ported: %d" % ported if ported else ""
+        self.backups[app] = backup
         return self.result(app, "squashed", reason, state, after), after
 
     # -- squash-final --
@@ -348,43 +390,63 @@ class _Job:
             if old.exists():
                 journal.remove(old)
         mapping = {r: target for r in replaced}
+        squashed = self.migrations_dir(app) / (name + ".py")
         for label in self.labels:
             for path in sorted(self.migrations_dir(label).glob("*.py")):
                 if path.name == "__init__.py":
                     continue
                 text = path.read_text(encoding="utf-8")
+                if path != squashed and not any(old in text for _, old in replaced):
+                    continue  # cannot name a replaced migration: no need to parse it
                 new = rewrite_dependencies(text, mapping)
-                if path == self.migrations_dir(app) / (name + ".py"):
+                if path == squashed:
                     new = remove_replaces(new)
                 if new != text:
                     journal.write(path, new)
 
     # -- optimize --
     def optimize(self) -> list[AppResult]:
-        results, state = [], self.before
+        state = self.before
+        self.changed: dict[tuple[str, str], bytes] = {}  # rewritten migration -> its original bytes
+        tally = {app: {"shrank": [], "ported": 0, "problems": []} for app in self.labels}
         for app in self.labels:
-            shrank, problems, ported = 0, [], 0
             for name in _used(state, app):
                 if state["operations"].get("%s.%s" % (app, name), 0) < 2:
                     continue  # one operation cannot be optimized
                 outcome, state = self.optimize_one(app, name, state)
-                if outcome == "shrank":
-                    shrank += 1
-                elif outcome.startswith("ported:"):
-                    shrank += 1
-                    ported += int(outcome.split(":")[1])
+                if outcome == "shrank" or outcome.startswith("ported:"):
+                    tally[app]["shrank"].append(name)
+                    tally[app]["ported"] += int(outcome.split(":")[1]) if ":" in outcome else 0
                 elif outcome != "same":
-                    problems.append(outcome)
+                    tally[app]["problems"].append(outcome)
+            self.on_note("  %s: %d of %d migrations optimized" % (app, len(tally[app]["shrank"]),
+                                                                 len(_used(state, app))))
+        while self.changed:  # as for squash: only a real migrate shows a rewrite that cannot run
+            ok, node, error = self.migrate_check()
+            if ok:
+                break
+            key = tuple(node.split(".", 1)) if node else None
+            if key not in self.changed:
+                self.note("migrate from empty fails in %s, a migration optimize did not rewrite: %s" % (node, error))
+                break
+            app, name = key
+            (self.migrations_dir(app) / (name + ".py")).write_bytes(self.changed.pop(key))
+            tally[app]["shrank"].remove(name)
+            tally[app]["problems"].append("%s: the optimized migration does not migrate: %s" % (name, error))
+            state, graph_error = self.check()
+            if state is None:
+                raise MigbenchError("restoring %s left %s unloadable: %s" % (node, self.project, graph_error))
+        results = []
+        for app in self.labels:
+            shrank, ported, problems = tally[app]["shrank"], tally[app]["ported"], tally[app]["problems"]
             reason = []
             if ported:
                 reason.append("RunPython functions ported: %d" % ported)
             if problems:
                 reason.append("%d migration(s) left as they were: %s" % (len(problems), problems[0])
                               + (" (and %d more)" % (len(problems) - 1) if len(problems) > 1 else ""))
-            result = self.result(app, "optimized" if shrank else "unchanged", "; ".join(reason),
-                                 self.before, state)
-            results.append(result)
-            self.on_note("  %s: %s %s" % (app, result.status, result.reason))
+            results.append(self.result(app, "optimized" if shrank else "unchanged", "; ".join(reason),
+                                       self.before, state))
         return results
 
     def optimize_one(self, app: str, name: str, state: dict) -> tuple[str, dict]:
@@ -426,6 +488,7 @@ class _Job:
         key = "%s.%s" % (app, name)
         if after["operations"].get(key, 0) >= state["operations"].get(key, 0):
             return "same", after
+        self.changed[(app, name)] = original
         return ("ported:%d" % ported if created else "shrank"), after
 
 

@@ -188,10 +188,20 @@ def test_squash_final_removes_replaced_migrations(history52, environment_for, tm
     assert_same_schema(history52, dest, env, tmp_path)
 
 
-# A two-app project written by hand: app001.0002 depends on app002.0001, which depends on
+# A project written by hand: app001.0002 depends on app002.0001, which depends on
 # app001.0001, so a squash of app001 makes a cycle; app001.0003 has a RunPython with
-# optimizable field operations (optimizemigration has to port its function).
+# optimizable field operations (optimizemigration has to port its function). app003 squashes
+# into CreateModel(unique_together) + RunPython + AlterUniqueTogether(set()), which the
+# optimizer cannot merge across the RunPython and which cannot migrate: CreateModel defers
+# the unique index to the end of the migration, so the AlterUniqueTogether finds nothing.
 MODELS = {
+    "app003": '''from django.db import models
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=20)
+    kind = models.CharField(max_length=20)
+''',
     "app001": '''from django.db import models
 
 
@@ -243,6 +253,35 @@ class Migration(migrations.Migration):
             blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='app002.book')),
     ]
 ''',
+    "app003/0001_initial": '''from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(name='Tag', fields=[%s, ('name', models.CharField(max_length=20)),
+            ('kind', models.CharField(max_length=20))], options={'unique_together': {('name', 'kind')}}),
+    ]
+''' % ID,
+    "app003/0002_touch": '''from django.db import migrations
+
+
+def touch(apps, schema_editor):
+    apps.get_model("app003", "Tag").objects.create(name="a", kind="b")
+
+
+class Migration(migrations.Migration):
+    dependencies = [('app003', '0001_initial')]
+    operations = [migrations.RunPython(touch, migrations.RunPython.noop)]
+''',
+    "app003/0003_drop_unique": '''from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [('app003', '0002_touch')]
+    operations = [migrations.AlterUniqueTogether(name='tag', unique_together=set())]
+''',
     "app001/0003_author_rank": '''from django.db import migrations, models
 
 NAMES = ["Ada", "Grace"]
@@ -267,10 +306,10 @@ class Migration(migrations.Migration):
 @pytest.fixture(scope="module")
 def handmade(tmp_path_factory):
     scenario = resolve_scenario("quick")
-    g = replace(scenario.generator, apps=2, names="plain", models_per_app=(1, 1),
+    g = replace(scenario.generator, apps=3, names="plain", models_per_app=(1, 1),
                 history=replace(scenario.generator.history, migrations_per_app=(1, 1)))
     project = build_project(replace(scenario, generator=g), resolve_line("5.2"))
-    assert project.app_labels == ["app001", "app002"]
+    assert project.app_labels == ["app001", "app002", "app003"]
     files = {k: v for k, v in project.files.items() if not k.endswith("0001_initial.py")}
     files.update({"apps/%s/models.py" % app: text for app, text in MODELS.items()})
     files.update({"apps/%s.py" % name.replace("/", "/migrations/"): text for name, text in MIGRATIONS.items()})
@@ -279,19 +318,23 @@ def handmade(tmp_path_factory):
     return write_project(project, tmp_path_factory.mktemp("handmade") / "project")
 
 
-def test_circular_squash_is_reported_and_the_app_left_as_it_was(handmade, environment_for, tmp_path):
+def test_failed_squashes_are_reported_and_the_app_left_as_it_was(handmade, environment_for, tmp_path):
     env = environment_for("5.2")
     dest = tmp_path / "squash"
     report = transform("squash", handmade, dest, env, on_note=lambda _: None)
-    assert status(report) == {"app001": "failed", "app002": "unchanged"}
-    (failed,) = report.failed()
-    assert failed.reason.startswith("circular dependency with app 'app002': ")
-    assert "app001.0001_squashed_0003_author_rank" in failed.reason and "app002.0001_initial" in failed.reason
-    assert failed.migrations_after == failed.migrations_before == 3
-    assert tree(dest / "apps" / "app001") == tree(handmade / "apps" / "app001")
+    assert status(report) == {"app001": "failed", "app002": "unchanged", "app003": "failed"}
+    cycle, deferred = report.failed()
+    assert cycle.reason.startswith("circular dependency with app 'app002': ")
+    assert "app001.0001_squashed_0003_author_rank" in cycle.reason and "app002.0001_initial" in cycle.reason
+    assert cycle.migrations_after == cycle.migrations_before == 3
+    assert deferred.reason == ("the squashed migration does not migrate: ValueError: "
+                               "Found wrong number (0) of constraints for app003_tag(name, kind)")
+    assert deferred.migrations_after == deferred.migrations_before == 3
+    for app in ("app001", "app003"):
+        assert tree(dest / "apps" / app) == tree(handmade / "apps" / app)
     assert report.apps[1].reason == "1 migration: nothing to squash"
-    assert report.migrations_after == report.migrations_before == 4
-    # squash-final goes on from the same failure and changes nothing either
+    assert report.migrations_after == report.migrations_before == 7
+    # squash-final goes on from the same failures and changes nothing either
     final = transform("squash-final", handmade, tmp_path / "final", env, on_note=lambda _: None)
     assert status(final) == status(report) and tree(tmp_path / "final" / "apps") == tree(handmade / "apps")
 
