@@ -15,7 +15,7 @@ import pytest
 from migbench.bench.environments import Environment
 from migbench.bench.schema import diff, snapshot
 from migbench.bench.transforms import (
-    TRANSFORMS, AppResult, PortingError, TransformReport, _graph_reason, graph_info, port_functions,
+    TRANSFORMS, AppResult, PortingError, TransformReport, graph_info, graph_reason, port_functions,
     referenced_modules, remove_replaces, rewrite_dependencies, transform,
 )
 from migbench.bench.validity import ProjectRunner
@@ -554,9 +554,9 @@ class Migration(migrations.Migration):
 
 def test_cycle_reason_names_the_other_app():
     error = "CircularDependencyError: put.0004_b, mouth.0001_squashed_0005_c, put.0003_a"
-    assert _graph_reason(error, "mouth") == (
+    assert graph_reason(error, "mouth") == (
         "circular dependency with app 'put': mouth.0001_squashed_0005_c -> put.0003_a -> put.0004_b")
-    assert _graph_reason("SyntaxError: invalid decimal literal (x.py, line 3)", "a").startswith(
+    assert graph_reason("SyntaxError: invalid decimal literal (x.py, line 3)", "a").startswith(
         "the squashed migration does not import: SyntaxError")
 
 

@@ -1,0 +1,131 @@
+"""`squash` and `squash-final`: squashmigrations per app, manual porting, Django's follow-up."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .base import Backup, Job, Journal
+from .edits import remove_replaces, rewrite_dependencies
+from .graphinfo import graph_reason, last_line, used
+from .porting import PortingError, port_file
+from .report import AppResult
+
+
+class Squash(Job):
+    """`squashmigrations --noinput <app> <last>` per project app with >= 2 migrations, in plan
+    order; replaced files and `replaces` stay (Django's first step)."""
+
+    kind = "squash"
+
+    def apply(self) -> list[AppResult]:
+        results, state = [], self.before
+        self.backups: dict[str, Backup] = {}
+        for app in self.labels:
+            result, state = self.squash_app(app, state)
+            results.append(result)
+            self.tell(result)
+        # Undo the app whose squashed migration cannot migrate, and try again.
+        while any(r.status == "squashed" for r in results):
+            ok, node, error = self.migrate_check()
+            if ok:
+                break
+            app, name = node.split(".", 1) if node else (None, None)
+            index = next((i for i, r in enumerate(results) if r.app == app and r.status == "squashed"
+                          and name in used(state, app)), None)
+            if index is None:
+                self.note("migrate from empty fails in %s, a migration squash did not write: %s" % (node, error))
+                break
+            self.backups[app].restore()
+            state = self.reload("the squash of " + app)
+            results[index] = self.result(app, "failed", "the squashed migration does not migrate: " + error,
+                                         self.before, state)
+            self.tell(results[index])
+        return results
+
+    def squash_app(self, app: str, state: dict) -> tuple[AppResult, dict]:
+        names = used(state, app)
+        if len(names) < 2:
+            return self.result(app, "unchanged", "%d migration: nothing to squash" % len(names), state, state), state
+        folder = self.migrations_dir(app)
+        backup = Backup([folder], self.scratch)
+        existing = set(self.files(app))
+        step = self.manage("squashmigrations %s" % app, "squashmigrations", "--noinput", app, names[-1])
+
+        def fail(reason: str):
+            backup.restore()
+            return self.result(app, "failed", reason, state, state), state
+
+        if not step.ok:
+            return fail("squashmigrations failed: " + last_line(step.output))
+        created = sorted(set(self.files(app)) - existing)
+        if len(created) != 1:
+            return fail("squashmigrations wrote %d files, expected 1: %s" % (len(created), ", ".join(created)))
+        squashed = created[0]
+        try:
+            ported = port_file(folder / (squashed + ".py"), self.project)
+        except PortingError as error:
+            return fail("manual porting failed: %s" % error)
+        after, error = self.check()
+        if after is None:
+            return fail(graph_reason(error, app))
+        if [app, squashed] not in after["plan"]:
+            return fail("the squashed migration %s.%s is not used by the loader" % (app, squashed))
+        self.backups[app] = backup
+        reason = "RunPython functions ported: %d" % ported if ported else ""
+        return self.result(app, "squashed", reason, state, after), after
+
+
+class SquashFinal(Squash):
+    """`squash`, then for each squashed app the follow-up Django's docs describe: delete the
+    replaced files, repoint every dependency on them (any app) at the squashed migration, and
+    drop `replaces`. A follow-up that breaks the graph is reverted and reported."""
+
+    kind = "squash-final"
+
+    def apply(self) -> list[AppResult]:
+        results = super().apply()
+        state = self.reload("nothing")
+        for index, result in enumerate(results):
+            if result.status != "squashed":
+                continue
+            app = result.app
+            keys = [k for k in state["replaces"] if k.split(".", 1)[0] == app and k.split(".", 1)[1] in used(state, app)]
+            journal, error = Journal(), ""
+            try:
+                for key in keys:
+                    self.finalize(key, [tuple(r) for r in state["replaces"][key]], journal)
+            except PortingError as failure:
+                error = "follow-up failed: %s" % failure
+            after, graph_error = (None, error) if error else self.check()
+            if after is None:
+                journal.revert()
+                reason = error or "follow-up failed: " + graph_reason(graph_error, app)
+                results[index] = replace(result, status="failed", files_after=len(self.files(app)),
+                                         reason=reason + " (squashed migration kept with replaces)")
+            else:
+                state = after
+                results[index] = replace(result, files_after=len(self.files(app)),
+                                         migrations_after=len(used(after, app)))
+            self.tell(results[index])
+        return results
+
+    def finalize(self, key: str, replaced: list[tuple[str, str]], journal: Journal) -> None:
+        app, name = key.split(".", 1)
+        for old_app, old_name in replaced:
+            old = self.migrations_dir(old_app) / (old_name + ".py")
+            if old.exists():
+                journal.remove(old)
+        mapping = {r: (app, name) for r in replaced}
+        squashed = self.migrations_dir(app) / (name + ".py")
+        for label in self.labels:
+            for path in sorted(self.migrations_dir(label).glob("*.py")):
+                if path.name == "__init__.py":
+                    continue
+                text = path.read_text(encoding="utf-8")
+                if path != squashed and not any(old in text for _, old in replaced):
+                    continue  # cannot name a replaced migration: no need to parse it
+                new = rewrite_dependencies(text, mapping)
+                if path == squashed:
+                    new = remove_replaces(new)
+                if new != text:
+                    journal.write(path, new)
