@@ -303,19 +303,24 @@ class Migration(migrations.Migration):
 }
 
 
-@pytest.fixture(scope="module")
-def handmade(tmp_path_factory):
+def write_handmade(folder: Path, line: str, models: dict, migrations: dict) -> Path:
+    """A generated project (settings, manage.py, manifest) whose apps app001... are written by hand."""
     scenario = resolve_scenario("quick")
-    g = replace(scenario.generator, apps=3, names="plain", models_per_app=(1, 1),
+    g = replace(scenario.generator, apps=len(models), names="plain", models_per_app=(1, 1),
                 history=replace(scenario.generator.history, migrations_per_app=(1, 1)))
-    project = build_project(replace(scenario, generator=g), resolve_line("5.2"))
-    assert project.app_labels == ["app001", "app002", "app003"]
+    project = build_project(replace(scenario, generator=g), resolve_line(line))
+    assert project.app_labels == sorted(models)
     files = {k: v for k, v in project.files.items() if not k.endswith("0001_initial.py")}
-    files.update({"apps/%s/models.py" % app: text for app, text in MODELS.items()})
-    files.update({"apps/%s.py" % name.replace("/", "/migrations/"): text for name, text in MIGRATIONS.items()})
+    files.update({"apps/%s/models.py" % app: text for app, text in models.items()})
+    files.update({"apps/%s.py" % name.replace("/", "/migrations/"): text for name, text in migrations.items()})
     project.files.clear()
     project.files.update(files)
-    return write_project(project, tmp_path_factory.mktemp("handmade") / "project")
+    return write_project(project, folder)
+
+
+@pytest.fixture(scope="module")
+def handmade(tmp_path_factory):
+    return write_handmade(tmp_path_factory.mktemp("handmade") / "project", "5.2", MODELS, MIGRATIONS)
 
 
 def test_failed_squashes_are_reported_and_the_app_left_as_it_was(handmade, environment_for, tmp_path):
@@ -391,6 +396,111 @@ def test_unusable_input_is_one_line(history52, tmp_path):
             transform(kind, source, dest, env)
         assert words in str(caught.value) and "\n" not in str(caught.value)
     assert TRANSFORMS == ("squash", "squash-final", "zero", "optimize")
+
+
+# Django 1.8 on Python 2.7, by hand. app001 squashes into CreateModel(Post with an M2M),
+# RunPython, AddField(Post.rank): 1.8 (to 1.11) on SQLite rebuilds app001_post for the
+# AddField and drops the deferred SQL mentioning "app001_post", the M2M table's indexes
+# included; the original migrations have them. app002's squash ports a function whose rows
+# hold non-ASCII text: the written file must import on Python 2.7.
+MODELS_18 = {
+    "app001": '''from django.db import models
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=20)
+
+
+class Post(models.Model):
+    title = models.CharField(max_length=20)
+    tags = models.ManyToManyField(Tag)
+    rank = models.IntegerField(default=0)
+''',
+    "app002": '''from django.db import models
+
+
+class Item(models.Model):
+    name = models.CharField(max_length=20)
+    rank = models.IntegerField(default=0)
+''',
+}
+ID_18 = "('id', models.AutoField(verbose_name='ID', serialize=False, auto_created=True, primary_key=True))"
+HEAD_18 = "# -*- coding: utf-8 -*-\nfrom __future__ import unicode_literals\n\nfrom django.db import migrations, models\n"
+MIGRATIONS_18 = {
+    "app001/0001_initial": HEAD_18 + '''
+
+class Migration(migrations.Migration):
+    dependencies = []
+    operations = [
+        migrations.CreateModel(name='Tag', fields=[%s, ('name', models.CharField(max_length=20))]),
+        migrations.CreateModel(name='Post', fields=[%s, ('title', models.CharField(max_length=20)),
+                                                    ('tags', models.ManyToManyField(to='app001.Tag'))]),
+    ]
+''' % (ID_18, ID_18),
+    "app001/0002_touch": HEAD_18 + '''
+
+def touch(apps, schema_editor):
+    apps.get_model('app001', 'Tag').objects.create(name='x')
+
+
+class Migration(migrations.Migration):
+    dependencies = [('app001', '0001_initial')]
+    operations = [migrations.RunPython(touch)]
+''',
+    "app001/0003_post_rank": HEAD_18 + '''
+
+class Migration(migrations.Migration):
+    dependencies = [('app001', '0002_touch')]
+    operations = [migrations.AddField(model_name='post', name='rank', field=models.IntegerField(default=0))]
+''',
+    "app002/0001_initial": HEAD_18 + '''
+
+class Migration(migrations.Migration):
+    dependencies = []
+    operations = [migrations.CreateModel(name='Item', fields=[%s, ('name', models.CharField(max_length=20))])]
+''' % ID_18,
+    "app002/0002_items": HEAD_18 + '''
+ROWS = [{'name': 'Zoë'}, {'name': 'Ørsted'}]
+
+
+def add_items(apps, schema_editor):
+    Item = apps.get_model('app002', 'Item')
+    Item.objects.bulk_create([Item(**row) for row in ROWS])
+
+
+class Migration(migrations.Migration):
+    dependencies = [('app002', '0001_initial')]
+    operations = [migrations.RunPython(add_items)]
+''',
+    "app002/0003_item_rank": HEAD_18 + '''
+
+class Migration(migrations.Migration):
+    dependencies = [('app002', '0002_items')]
+    operations = [migrations.AddField(model_name='item', name='rank', field=models.IntegerField(default=0))]
+''',
+}
+
+
+def test_squash_on_18_python27_ports_and_refuses_another_schema(environment_for, tmp_path):
+    env = environment_for("1.8")
+    source = write_handmade(tmp_path / "project", "1.8", MODELS_18, MIGRATIONS_18)
+    dest = tmp_path / "squash"
+    report = transform("squash", source, dest, env, on_note=lambda _: None)
+    assert report.python_version.startswith("2.7.") and status(report) == {"app001": "failed", "app002": "squashed"}
+    (failed,) = report.failed()
+    assert failed.reason.startswith(
+        "the squashed migration migrates to another schema: index on app001_post_tags(post_id) missing: ")
+    assert failed.reason.endswith(" (2 difference(s))") and failed.migrations_after == 3
+    assert tree(dest / "apps" / "app001") == tree(source / "apps" / "app001")
+    assert report.apps[1].reason == "RunPython functions ported: 1"
+    squashed = (dest / "apps" / "app002" / "migrations" / "0001_squashed_0003_item_rank.py").read_text(encoding="utf-8")
+    assert "ROWS_0002 = [{'name': 'Zoë'}" in squashed and "code=add_items_0002" in squashed
+    assert_same_schema(source, dest, env, tmp_path)
+    database = tmp_path / "rows.sqlite3"
+    schema_after_migrate(dest, env, database)
+    import sqlite3
+    with sqlite3.connect(str(database)) as connection:  # the ported function ran on Python 2.7
+        assert connection.execute("SELECT name FROM app002_item ORDER BY id").fetchall() == [("Zoë",), ("Ørsted",)]
 
 
 # -- units ----------------------------------------------------------------------------------------

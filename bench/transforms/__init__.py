@@ -72,7 +72,7 @@ def transform(kind: str, source: Path, dest: Path, env: Environment, *, on_note=
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.sqlite3", "migbench-transform.json"))
     try:
         with tempfile.TemporaryDirectory(prefix="migbench-transform-") as scratch:
-            return _JOBS[kind](dest, env, labels, Path(scratch), on_note).run()
+            return _JOBS[kind](source, dest, env, labels, Path(scratch), on_note).run()
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise

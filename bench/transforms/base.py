@@ -7,11 +7,13 @@ import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import MigbenchError
 from ...targets import resolve_line
 from ..environments import Environment
+from ..schema import Difference, Schema, diff, snapshot
 from ..validity import ProjectRunner, Step, project_env
 from .graphinfo import last_line, on_disk, operations, probe, used
 from .report import AppResult, TransformReport
@@ -25,8 +27,9 @@ class Job:
 
     kind = ""
 
-    def __init__(self, project: Path, env: Environment, labels: list[str], scratch: Path, on_note):
-        self.project, self.env, self.on_note = project, env, on_note
+    def __init__(self, source: Path, project: Path, env: Environment, labels: list[str], scratch: Path, on_note):
+        self.source, self.project, self.env, self.on_note = source, project, env, on_note
+        self._baseline: Schema | None | bool = False  # not computed yet
         self.line = resolve_line(env.django_version)
         self.scratch = scratch
         self.runner = ProjectRunner(project, env.python, scratch / "scratch.sqlite3")
@@ -97,26 +100,49 @@ class Job:
             raise MigbenchError("undoing %s left %s unloadable: %s" % (undone, self.project, error))
         return state
 
-    def migrate_check(self) -> tuple[bool, str | None, str]:
-        """migrate from an empty scratch database: (ok, "app.name" it failed in or None, last error line).
+    def verify(self) -> Failure | None:
+        """Migrate the copy from empty and compare its schema with the original's; None if both hold.
 
-        A squashed or optimized migration runs in one schema editor: SQL Django defers to
-        its end (a CreateModel's unique_together and Meta.indexes) is not there yet for a
-        later AlterUniqueTogether or RemoveIndex of the same migration. Only migrate shows it.
+        What the graph check cannot see: a squashed or optimized migration runs in one
+        schema editor, and SQL Django defers to its end (a CreateModel's unique_together
+        and Meta.indexes) is not there yet for a later AlterUniqueTogether or RemoveIndex of
+        the same migration; Django 1.8-1.11 on SQLite drop the deferred indexes of an M2M
+        table when a later operation of the same migration rebuilds its model's table.
         """
         database = self.scratch / "migrate-check.sqlite3"
-        if database.exists():
-            database.unlink()
-        try:
-            done = subprocess.run([str(self.env.python), "manage.py", "migrate", "--noinput"],
-                                  cwd=self.project, env=project_env(database), stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, errors="replace", timeout=COMMAND_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            return False, None, "migrate timed out after %ss" % COMMAND_TIMEOUT
-        if done.returncode == 0:
-            return True, None, ""
-        applying = re.findall(r"Applying (\S+?)\.\.\.", done.stdout)
-        return False, (applying[-1] if applying else None), last_line(done.stdout)
+        ok, node, error = _migrate(self.project, self.env, database)
+        if not ok:
+            return Failure(node, error, {})
+        baseline = self.baseline()
+        if baseline is None:
+            return None
+        differences = diff(baseline, snapshot(database))
+        if not differences:
+            return None
+        by_app: dict[str, list[Difference]] = {}
+        for difference in differences:
+            by_app.setdefault(self.app_of(difference), []).append(difference)
+        return Failure(None, "%d schema difference(s) with the original, first: %s"
+                       % (len(differences), differences[0].line()), by_app)
+
+    def baseline(self) -> Schema | None:
+        """The original project's schema after migrate from empty (once; None if it does not migrate)."""
+        if self._baseline is False:
+            database = self.scratch / "baseline.sqlite3"
+            ok, node, error = _migrate(self.source, self.env, database)
+            self._baseline = snapshot(database) if ok else None
+            if not ok:
+                self.note("the original project does not migrate from empty on Django %s (%s: %s): "
+                          "schemas are not compared" % (self.env.django_version, node, error))
+        return self._baseline
+
+    def app_of(self, difference: Difference) -> str | None:
+        """The project app whose table a schema difference is about (longest `label_` prefix)."""
+        table = re.sub(r"^(table|column|primary key|foreign key|index on|unique constraint on|check on) ", "",
+                       difference.object)
+        table = re.split(r"[.( ]", table, 1)[0]
+        owners = [label for label in self.labels if table.startswith(label + "_")]
+        return max(owners, key=len) if owners else None
 
     def makemigrations_clean(self) -> Step:
         """makemigrations finds no changes (before 1.10, which lacks --check: the dry run says so)."""
@@ -124,6 +150,35 @@ class Job:
             return self.runner.manage("makemigrations --check", "makemigrations", "--check", "--dry-run")
         return self.runner.manage("makemigrations --dry-run", "makemigrations", "--dry-run",
                                   accept=lambda code, out: code == 0 and "No changes detected" in out)
+
+
+@dataclass
+class Failure:
+    """Why the transformed copy does not migrate to the original's schema."""
+
+    node: str | None  # "app.name" migrate failed in, if it failed while applying one
+    error: str  # one line
+    by_app: dict[str | None, list[Difference]]  # it migrated; schema differences by the app owning the table
+
+    def first(self, app: str) -> str:
+        found = self.by_app[app]
+        return "%s (%d difference(s))" % (found[0].line(), len(found))
+
+
+def _migrate(project: Path, env: Environment, database: Path) -> tuple[bool, str | None, str]:
+    """manage.py migrate from an empty database: (ok, "app.name" it failed in or None, last error line)."""
+    if database.exists():
+        database.unlink()
+    try:
+        done = subprocess.run([str(env.python), "manage.py", "migrate", "--noinput"],
+                              cwd=project, env=project_env(database), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, errors="replace", timeout=COMMAND_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return False, None, "migrate timed out after %ss" % COMMAND_TIMEOUT
+    if done.returncode == 0:
+        return True, None, ""
+    applying = re.findall(r"Applying (\S+?)\.\.\.", done.stdout)
+    return False, (applying[-1] if applying else None), last_line(done.stdout)
 
 
 class Backup:

@@ -34,19 +34,26 @@ class Optimize(Job):
                     tally[app]["problems"].append(outcome)
             self.on_note("  %s: %d of %d migrations optimized" % (app, len(tally[app]["shrank"]),
                                                                  len(used(state, app))))
-        while self.changed:
-            ok, node, error = self.migrate_check()
-            if ok:
+        while self.changed:  # undo the rewrites that cannot migrate or change the schema; again
+            failure = self.verify()
+            if failure is None:
                 break
-            key = tuple(node.split(".", 1)) if node else None
-            if key not in self.changed:
-                self.note("migrate from empty fails in %s, a migration optimize did not rewrite: %s" % (node, error))
+            if not failure.by_app:  # migrate failed
+                culprits = [k for k in self.changed if "%s.%s" % k == failure.node]
+                why = "the optimized migration does not migrate: " + failure.error
+            else:
+                culprits = [k for k in self.changed if k[0] in failure.by_app]
+            if not culprits:
+                self.note("after optimize, %s%s, not in a migration optimize rewrote"
+                          % ("migrate fails in %s: " % failure.node if failure.node else "", failure.error))
                 break
-            app, name = key
-            (self.migrations_dir(app) / (name + ".py")).write_bytes(self.changed.pop(key))
-            tally[app]["shrank"].remove(name)
-            tally[app]["problems"].append("%s: the optimized migration does not migrate: %s" % (name, error))
-            state = self.reload("the optimization of " + node)
+            for app, name in culprits:
+                (self.migrations_dir(app) / (name + ".py")).write_bytes(self.changed.pop((app, name)))
+                tally[app]["shrank"].remove(name)
+                if failure.by_app:
+                    why = "the optimized migrations of the app migrate to another schema: " + failure.first(app)
+                tally[app]["problems"].append("%s: %s" % (name, why))
+            state = self.reload("the optimization of " + ", ".join("%s.%s" % k for k in culprits))
         results = []
         for app in self.labels:
             shrank, ported, problems = tally[app]["shrank"], tally[app]["ported"], tally[app]["problems"]

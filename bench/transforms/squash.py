@@ -24,22 +24,29 @@ class Squash(Job):
             result, state = self.squash_app(app, state)
             results.append(result)
             self.tell(result)
-        # Undo the app whose squashed migration cannot migrate, and try again.
+        # Undo the apps whose squashed migration cannot migrate, or migrates to another schema; again.
         while any(r.status == "squashed" for r in results):
-            ok, node, error = self.migrate_check()
-            if ok:
+            failure = self.verify()
+            if failure is None:
                 break
-            app, name = node.split(".", 1) if node else (None, None)
-            index = next((i for i, r in enumerate(results) if r.app == app and r.status == "squashed"
-                          and name in used(state, app)), None)
-            if index is None:
-                self.note("migrate from empty fails in %s, a migration squash did not write: %s" % (node, error))
+            squashed = {r.app: i for i, r in enumerate(results) if r.status == "squashed"}
+            if not failure.by_app:  # migrate failed
+                app, name = failure.node.split(".", 1) if failure.node else (None, None)
+                culprits = [app] if app in squashed and name in used(state, app) else []
+            else:
+                culprits = sorted(a for a in failure.by_app if a in squashed)
+            if not culprits:
+                self.note("after squash, %s%s, not in a migration squash wrote"
+                          % ("migrate fails in %s: " % failure.node if failure.node else "", failure.error))
                 break
-            self.backups[app].restore()
-            state = self.reload("the squash of " + app)
-            results[index] = self.result(app, "failed", "the squashed migration does not migrate: " + error,
-                                         self.before, state)
-            self.tell(results[index])
+            for app in culprits:
+                self.backups[app].restore()
+            state = self.reload("the squash of " + ", ".join(culprits))
+            for app in culprits:
+                reason = ("the squashed migration does not migrate: " + failure.error if not failure.by_app else
+                          "the squashed migration migrates to another schema: " + failure.first(app))
+                results[squashed[app]] = self.result(app, "failed", reason, self.before, state)
+                self.tell(results[squashed[app]])
         return results
 
     def squash_app(self, app: str, state: dict) -> tuple[AppResult, dict]:
