@@ -186,20 +186,22 @@ def test_captured_ddl_rebuilds_the_schema_without_django(tmp_path, line, python)
     shutil.rmtree(baseline.directory(project, env), ignore_errors=True)
 
 
-def test_a_difference_fails_validation_and_names_the_object(tmp_path, monkeypatch):
-    """A deliberately broken variant (one AddIndex removed) is caught and named."""
+def test_a_broken_squash_fails_validation_and_names_the_object(tmp_path, monkeypatch):
+    """A real squash of quick, then one AddIndex deleted from a squashed migration by hand:
+    migrate still succeeds, the validation catches the missing index and names it."""
     from migbench.bench import runner, variants
     from migbench.bench.plan import RunOptions
     from migbench.bench.records import Cell
+    from migbench.bench.transforms import transform
 
     env = environment_or_skip(DEFAULT_LINE)
     scenario = resolve_scenario("quick")
     project = runner.prepare_project(scenario, DEFAULT_LINE, on_note=lambda _: None)
-    broken = tmp_path / "broken"
-    shutil.copytree(project, broken)
-    removed = _drop_one_add_index(broken)
-    monkeypatch.setattr(variants, "ensure",
-                        lambda *a, **k: variants.Variant(broken, {"kind": "squash", "apps": []}))
+    broken = tmp_path / "squashed"
+    report = transform("squash", project, broken, env, on_note=lambda _: None)
+    assert any(a.status == "squashed" for a in report.apps)
+    removed = _drop_one_add_index(broken, "apps/*/migrations/*_squashed_*.py")
+    monkeypatch.setattr(variants, "ensure", lambda *a, **k: variants.Variant(broken, report.to_dict()))
     planned = runner.PlannedCell(Cell(scenario.name, scenario.sha256, "squash", env.django_version,
                                       env.python_version, None, "sqlite"), env)
     options = RunOptions((DEFAULT_LINE,), (None,), (None,), ("squash",), 1, "sqlite", "none", None, 0.05)
@@ -213,11 +215,11 @@ def test_a_difference_fails_validation_and_names_the_object(tmp_path, monkeypatc
     assert record.dev_loop["makemigrations --check"]["verdict"] == "changes detected"
 
 
-def _drop_one_add_index(project: Path) -> str:
-    """Remove the first AddIndex operation of the project; return its model's table prefix."""
+def _drop_one_add_index(project: Path, pattern: str) -> str:
+    """Remove the first AddIndex operation found; return its model's table prefix."""
     import re
 
-    for path in sorted(project.glob("apps/*/migrations/0*.py")):
+    for path in sorted(project.glob(pattern)):
         text = path.read_text()
         match = re.search(r"        migrations\.AddIndex\(\n(?:            .*\n)+?        \),\n", text)
         if match:
@@ -225,4 +227,4 @@ def _drop_one_add_index(project: Path) -> str:
             app = path.parent.parent.name
             model = re.search(r"model_name='(\w+)'", match.group(0)).group(1)
             return "%s_%s" % (app, model)
-    raise AssertionError("quick has no AddIndex to remove")
+    raise AssertionError("no AddIndex to remove in %s" % pattern)
