@@ -153,7 +153,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
         timeout_s=options.timeout_s, interval_s=options.interval_s,
         ddl=base.ddl if base else None, legacy_alter_table=line.needs_sqlite_legacy_alter_table)
     results: list[StepResult] = []
-    validation = dev = deploy = None
+    proof = dev = deploy = None
     try:
         for spec in specs:
             results.append(run_step(spec, ctx, on_sample))
@@ -161,7 +161,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
                 break
         if len(results) == len(specs) and all(r.ok for r in results):
             on_note("  validating: schema against the baseline, one row into every model")
-            validation = _validate(strategy, ctx, project, env, project_apps, base, on_note)
+            proof = _validate(strategy, ctx, project, env, project_apps, base, on_note)
             if dev_loop and strategy.dev_loop:
                 on_note("  timing the daily commands: makemigrations --check, migrate --plan, test database")
                 dev = {r.name: r.summary() for r in
@@ -172,7 +172,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return _record(planned, repeat, scenario, options, command, manifest, project, results, started_at,
-                   line, validation, dev, deploy, variant)
+                   line, proof, dev, deploy, variant)
 
 
 def _validate(strategy, ctx: StepContext, project: Path, env: Environment, project_apps: list[str],
@@ -210,7 +210,7 @@ def _deploy(ctx: StepContext, line, project_apps: list[str]) -> dict:
 
 def _record(planned: PlannedCell, repeat: int, scenario: Scenario, options: RunOptions,
             command: list[str], manifest: dict, project: Path, results: list[StepResult],
-            started_at, line, validation_: dict | None, dev: dict | None, deploy: dict | None,
+            started_at, line, proof: dict | None, dev: dict | None, deploy: dict | None,
             variant) -> RunRecord:
     """One record for the run: the counted steps added up (wall summed, worst peak)."""
     cell, env = planned.cell, planned.env
@@ -278,7 +278,7 @@ def _record(planned: PlannedCell, repeat: int, scenario: Scenario, options: RunO
         migbench_commit=git_commit(),
         notes=notes,
         steps=[r.summary() for r in results],
-        validation=validation_,
+        validation=proof,
         transform=variant.report if variant else None,
         dev_loop=dev,
         deploy=deploy,
@@ -346,17 +346,31 @@ def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: R
     pending = [(p, r) for p, r in todo if not store.done(p.cell, r)]
     progress.begin(total=len(todo), already=len(todo) - len(pending))
     written = []
+    unusable: dict = {}  # cell -> why it cannot be prepared (a transformation or baseline failed)
     for planned, repeat in pending:
         if store.done(planned.cell, repeat):  # another migbench sharing --out did it meanwhile
             progress.skip_cell(planned.cell, repeat)
             continue
+        if planned.cell in unusable:
+            continue
         progress.start_cell(planned.cell, repeat)
-        record = run_once(planned, repeat, matrix.project, scenario, options, command,
-                          on_sample=progress.sample, on_note=progress.note,
-                          dev_loop=wants_dev_loop(options))
+        try:
+            record = run_once(planned, repeat, matrix.project, scenario, options, command,
+                              on_sample=progress.sample, on_note=progress.note,
+                              dev_loop=wants_dev_loop(options))
+        except MigbenchError as error:
+            # Nothing was measured (the project could not be prepared for this cell):
+            # no record, the other cells go on, and the run ends with the reason.
+            unusable[planned.cell] = str(error)
+            progress.note("cannot run %s: %s" % (planned.cell.label(), error))
+            continue
         written.append(store.write(record))
         progress.end_cell(record)
     progress.finish()
+    if unusable:
+        raise MigbenchError("%d cell(s) could not be prepared, so nothing was measured for them: %s"
+                            % (len(unusable), "; ".join("%s: %s" % (c.label(), why)
+                                                        for c, why in unusable.items())))
     return written
 
 

@@ -212,8 +212,11 @@ def _run(args) -> int:
     store = ResultStore(out)
     # SIGTERM (a CI cancel, `kill`) must clean up like Ctrl-C: child killed, cgroup removed.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    unprepared = None
     try:
         run_matrix(scenario, options, matrix, store, ["migbench"] + list(sys.argv[1:]), progress)
+    except MigbenchError as error:  # some cells could not be prepared; the others ran
+        unprepared = str(error)
     except KeyboardInterrupt:
         progress.finish()
         print("migbench: interrupted; the unfinished run was discarded, finished runs are kept in %s; "
@@ -231,7 +234,9 @@ def _run(args) -> int:
     invalid = invalid_lines(store, cells)
     for line in invalid:
         print("migbench: %s" % line, file=sys.stderr)
-    return 1 if invalid else 0
+    if unprepared:
+        print("migbench: error: %s" % unprepared, file=sys.stderr)
+    return 1 if invalid or unprepared else 0
 
 
 # -- scenarios, envs -----------------------------------------------------------------

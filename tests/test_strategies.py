@@ -228,3 +228,33 @@ def _drop_one_add_index(project: Path, pattern: str) -> str:
             model = re.search(r"model_name='(\w+)'", match.group(0)).group(1)
             return "%s_%s" % (app, model)
     raise AssertionError("no AddIndex to remove in %s" % pattern)
+
+
+def test_a_cell_that_cannot_be_prepared_does_not_stop_the_others(tmp_path, monkeypatch):
+    """A transformation that fails outright: no record for that cell, the rest run, one error at the end."""
+    from migbench.bench import runner
+    from migbench.bench.progress import Progress
+    from migbench.bench.records import Cell, ResultStore
+    from test_records import make_record
+
+    scenario = resolve_scenario("quick")
+    env = object()
+    cells = [runner.PlannedCell(Cell(scenario.name, scenario.sha256, name, "5.2.19", "3.11.7", None, "sqlite"), env)
+             for name in ("all", "zero", "floor")]
+    matrix = runner.Matrix(cells, [], tmp_path, "5.2")
+
+    def run_once(planned, repeat, *args, **kwargs):
+        if planned.cell.strategy == "zero":
+            raise MigbenchError("makemigrations failed")
+        cell = planned.cell
+        return make_record(strategy=cell.strategy, repeat=repeat, django_version=cell.django_version,
+                           python_version=cell.python_version, memory_limit_bytes=None,
+                           scenario={"name": cell.scenario, "sha256": cell.scenario_sha256, "seed": 2015,
+                                     "source": "quick.toml"})
+
+    monkeypatch.setattr(runner, "run_once", run_once)
+    options = plan.resolve_options({"strategy": "all,zero,floor", "repeat": "2", "django": "5.2"}, {}, "x")
+    store = ResultStore(tmp_path / "out")
+    with pytest.raises(MigbenchError, match=r"1 cell\(s\) could not be prepared.*zero.*makemigrations failed"):
+        runner.run_matrix(scenario, options, matrix, store, ["test"], Progress(open("/dev/null", "w")))
+    assert sorted(r.strategy for r in store.records()) == ["all", "all", "floor", "floor"]
