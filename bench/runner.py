@@ -41,6 +41,10 @@ from .validity import SETTINGS
 WORKER = MEASURE
 
 
+class UnpreparedCells(MigbenchError):
+    """Some cells could not be prepared (transformation or baseline failed); the others ran."""
+
+
 @dataclass(frozen=True)
 class PlannedCell:
     cell: Cell
@@ -368,7 +372,7 @@ def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: R
         progress.end_cell(record)
     progress.finish()
     if unusable:
-        raise MigbenchError("%d cell(s) could not be prepared, so nothing was measured for them: %s"
+        raise UnpreparedCells("%d cell(s) could not be prepared, so nothing was measured for them: %s"
                             % (len(unusable), "; ".join("%s: %s" % (c.label(), why)
                                                         for c, why in unusable.items())))
     return written
@@ -410,5 +414,6 @@ def _check_same_project(store: ResultStore, scenario: Scenario, target: str) -> 
                 % (store.root, scenario.name, other, target, other))
 
 
-__all__ = ["Matrix", "PlannedCell", "WORKER", "plan_matrix", "prepare_project", "run_matrix",
+__all__ = ["Matrix", "PlannedCell", "UnpreparedCells", "WORKER", "plan_matrix", "prepare_project",
+           "run_matrix",
            "run_once"]

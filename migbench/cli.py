@@ -193,7 +193,7 @@ def _run(args) -> int:
     from .bench.plan import default_out, resolve_options
     from .bench.progress import Progress
     from .bench.records import ResultStore
-    from .bench.runner import plan_matrix, run_matrix
+    from .bench.runner import UnpreparedCells, plan_matrix, run_matrix
     from .bench.summary import invalid_lines, strategy_lines, summary_lines
 
     scenario = _scenario(args)
@@ -215,7 +215,7 @@ def _run(args) -> int:
     unprepared = None
     try:
         run_matrix(scenario, options, matrix, store, ["migbench"] + list(sys.argv[1:]), progress)
-    except MigbenchError as error:  # some cells could not be prepared; the others ran
+    except UnpreparedCells as error:  # some cells could not be prepared; the others ran
         unprepared = str(error)
     except KeyboardInterrupt:
         progress.finish()

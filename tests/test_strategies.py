@@ -255,6 +255,6 @@ def test_a_cell_that_cannot_be_prepared_does_not_stop_the_others(tmp_path, monke
     monkeypatch.setattr(runner, "run_once", run_once)
     options = plan.resolve_options({"strategy": "all,zero,floor", "repeat": "2", "django": "5.2"}, {}, "x")
     store = ResultStore(tmp_path / "out")
-    with pytest.raises(MigbenchError, match=r"1 cell\(s\) could not be prepared.*zero.*makemigrations failed"):
+    with pytest.raises(runner.UnpreparedCells, match=r"1 cell\(s\) could not be prepared.*zero.*makemigrations failed"):
         runner.run_matrix(scenario, options, matrix, store, ["test"], Progress(open("/dev/null", "w")))
     assert sorted(r.strategy for r in store.records()) == ["all", "all", "floor", "floor"]
