@@ -35,8 +35,7 @@ from .environments import Environment
 from .plan import RunOptions, generation_target
 from .records import Cell, ResultStore, RunRecord, load_record
 from .schema import snapshot
-from .steps import EXECUTE_SQL, MEASURE, MEASURED, StepContext, StepResult, run_step
-from .validity import SETTINGS
+from .steps import MEASURE, MEASURED, StepContext, StepResult, run_step
 
 WORKER = MEASURE
 
@@ -239,7 +238,6 @@ def _record(planned: PlannedCell, repeat: int, scenario: Scenario, options: RunO
     if several:
         notes.append("%d steps: wall and CPU are their sums, peaks the worst step's (%s)"
                      % (len(counted), worst.name))
-    child_argv = child_argv_of(counted[0], planned, project)
     return RunRecord(
         run_id=uuid.uuid4().hex,
         repeat=repeat,
@@ -274,7 +272,7 @@ def _record(planned: PlannedCell, repeat: int, scenario: Scenario, options: RunO
                  "rss": [rss for _, rss in samples]},
         error=None if not failure else {"stderr_tail": failure.stderr_tail, "stdout_tail": failure.stdout_tail,
                                         "step": failure.name},
-        command={"migbench": command, "child": child_argv,
+        command={"migbench": command, "child": counted[0].argv,
                  "steps": [r.command for r in results]},
         host=host.describe(),
         started_at=started_at.isoformat(timespec="seconds"),
@@ -287,14 +285,6 @@ def _record(planned: PlannedCell, repeat: int, scenario: Scenario, options: RunO
         dev_loop=dev,
         deploy=deploy,
     )
-
-
-def child_argv_of(step: StepResult, planned: PlannedCell, project: Path) -> list[str]:
-    """The measured child's argv as a person would retype it (paths of the moment left out)."""
-    if step.command == ["<floor sql>"]:
-        return [str(planned.env.python), str(EXECUTE_SQL), "--database", "<fresh>", "--statements", "<ddl>"]
-    return [str(planned.env.python), str(WORKER), "--project", str(project), "--settings", SETTINGS,
-            "--events", "<events>", "--"] + list(step.command)
 
 
 def _joined(results: list[StepResult]) -> tuple[list, list]:

@@ -92,6 +92,7 @@ class StepResult:
     samples: list = field(default_factory=list)  # [[t, rss], ...]
     limiter: dict = field(default_factory=dict)
     peak_rss_detail: dict = field(default_factory=dict)
+    argv: list = field(default_factory=list)  # the child's argv as run (temporary paths included)
 
     @property
     def ok(self) -> bool:
@@ -100,7 +101,7 @@ class StepResult:
     def summary(self) -> dict:
         """The step as stored in a record: no events or samples (the record keeps those once)."""
         data = asdict(self)
-        for bulky in ("events", "samples", "limiter", "peak_rss_detail"):
+        for bulky in ("events", "samples", "limiter", "peak_rss_detail", "argv"):
             data.pop(bulky)
         if self.ok:
             data.pop("stdout_tail")
@@ -184,6 +185,7 @@ def run_step(spec: StepSpec, ctx: StepContext,
                          "vmhwm_bytes": child.hwm_bytes,
                          "sampled_tree_bytes": child.sampled_peak_bytes,
                          "samples": len(child.samples)},
+        argv=argv,
     )
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import MigbenchError
-from ..targets import DjangoLine, resolve_line
+from ..targets import DjangoLine
 from .steps import DEPLOY, DEV, MEASURED, SETUP, StepSpec
 
 
@@ -118,7 +118,3 @@ def deploy_steps(line: DjangoLine) -> tuple[StepSpec, StepSpec, StepSpec]:
         StepSpec("deploy: %s" % " ".join(check[:2]), DEPLOY, check, database="deploy",
                  verdict="nothing-to-do"),
     )
-
-
-def line_of(django_version: str) -> DjangoLine:
-    return resolve_line(django_version)

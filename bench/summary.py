@@ -12,13 +12,17 @@ from collections import defaultdict
 from .records import Cell, ResultStore, RunRecord
 
 
-def summary_lines(store: ResultStore, cells: list[Cell]) -> list[str]:
-    by_cell: dict[Cell, list[RunRecord]] = defaultdict(list)
+def records_by_cell(store: ResultStore, cells: list[Cell]) -> dict[Cell, list[RunRecord]]:
+    """The stored records of `cells`, read once for every table below."""
     wanted = set(cells)
+    by_cell: dict[Cell, list[RunRecord]] = defaultdict(list)
     for record in store.records():
-        cell = record.cell()
-        if cell in wanted:
-            by_cell[cell].append(record)
+        if record.cell() in wanted:
+            by_cell[record.cell()].append(record)
+    return by_cell
+
+
+def summary_lines(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell]) -> list[str]:
     header = "%-13s %-9s %-9s %-7s %-24s %9s %10s %10s  %s" % (
         "strategy", "django", "python", "cap", "outcome", "wall s", "peak MB", "cg peak MB", "stopped in")
     lines = [header, "-" * len(header)]
@@ -53,7 +57,7 @@ def _median(values: list[float], fmt: str) -> str:
     return text
 
 
-def strategy_lines(store: ResultStore, cells: list[Cell]) -> list[str]:
+def strategy_lines(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell]) -> list[str]:
     """Strategies side by side, per (Django, Python, cap), as ratios to `all`.
 
     Medians over repeats of ok runs; the daily commands come from each run's
@@ -62,7 +66,6 @@ def strategy_lines(store: ResultStore, cells: list[Cell]) -> list[str]:
     """
     if len({c.strategy for c in cells}) < 2:
         return []
-    by_cell = _records_by_cell(store, cells)
     groups: dict[tuple, list[Cell]] = defaultdict(list)
     for cell in cells:
         groups[(cell.django_version, cell.python_version, cell.memory_label)].append(cell)
@@ -88,23 +91,14 @@ def strategy_lines(store: ResultStore, cells: list[Cell]) -> list[str]:
     return lines[:-1]
 
 
-def invalid_lines(store: ResultStore, cells: list[Cell]) -> list[str]:
+def invalid_lines(by_cell: dict[Cell, list[RunRecord]]) -> list[str]:
     """One line per run whose result is not equivalent to `all` (schema, rows, deploy)."""
     lines = []
-    for cell, records in _records_by_cell(store, cells).items():
+    for cell, records in by_cell.items():
         for record in records:
             for problem in record.problems():
                 lines.append("%s r%d: %s" % (cell.label(), record.repeat, problem))
     return lines
-
-
-def _records_by_cell(store: ResultStore, cells: list[Cell]) -> dict[Cell, list[RunRecord]]:
-    wanted = set(cells)
-    by_cell: dict[Cell, list[RunRecord]] = defaultdict(list)
-    for record in store.records():
-        if record.cell() in wanted:
-            by_cell[record.cell()].append(record)
-    return by_cell
 
 
 def _strategy_figures(records: list[RunRecord]) -> dict:

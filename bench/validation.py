@@ -42,16 +42,6 @@ class Validation:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def line(self) -> str:
-        if self.ok:
-            return "schema %s%s" % (self.schema, ", rows %s" % self.rows if self.rows else "")
-        if self.difference_count:
-            shown = "; ".join("%s %s" % (d["object"], d["kind"]) for d in self.differences[:3])
-            more = " (+%d more)" % (self.difference_count - 3) if self.difference_count > 3 else ""
-            return "schema differs from the baseline in %d objects: %s%s" % (
-                self.difference_count, shown, more)
-        return "schema %s, rows %s" % (self.schema, self.rows)
-
 
 def compare(candidate: Schema, baseline: Baseline) -> Validation:
     differences = diff(baseline.schema, candidate)

@@ -10,6 +10,7 @@ project is never touched: a variant is a copy.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ class Variant:
     report: dict  # TransformReport.to_dict()
 
 
+@functools.lru_cache(maxsize=None)
 def code_digest() -> str:
     """Digest of the transformation code: a change makes new variants."""
     here = Path(__file__).parent

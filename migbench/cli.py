@@ -194,7 +194,7 @@ def _run(args) -> int:
     from .bench.progress import Progress
     from .bench.records import ResultStore
     from .bench.runner import UnpreparedCells, plan_matrix, run_matrix
-    from .bench.summary import invalid_lines, strategy_lines, summary_lines
+    from .bench.summary import invalid_lines, records_by_cell, strategy_lines, summary_lines
 
     scenario = _scenario(args)
     cli = {key: getattr(args, key) for key in ("django", "python", "memory", "strategy", "repeat",
@@ -223,15 +223,16 @@ def _run(args) -> int:
               "run the same command again to resume" % out, file=sys.stderr)
         return 130
     cells = [p.cell for p in matrix.cells]
-    for line in summary_lines(store, cells):
+    by_cell = records_by_cell(store, cells)
+    for line in summary_lines(by_cell, cells):
         print(line)
-    comparison = strategy_lines(store, cells)
+    comparison = strategy_lines(by_cell, cells)
     if comparison:
         print()
         for line in comparison:
             print(line)
     print("records in %s" % out)
-    invalid = invalid_lines(store, cells)
+    invalid = invalid_lines(by_cell)
     for line in invalid:
         print("migbench: %s" % line, file=sys.stderr)
     if unprepared:
