@@ -84,6 +84,23 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="directory for the result records (default: results/SCENARIO)")
     run.set_defaults(handler=_run)
 
+    report = commands.add_parser(
+        "report", help="write an HTML and a Markdown report (charts, tables, provenance) from result records")
+    report.add_argument("results", nargs="+", metavar="RESULTS",
+                        help="result files or directories written by `migbench run` (searched recursively)")
+    report.add_argument("--out", help="directory for the report (default: RESULTS/report for one directory, "
+                                      "else ./migbench-report)")
+    report.add_argument("--format", default="html,md", help="comma-separated: html, md (default: html,md)")
+    report.set_defaults(handler=_report)
+
+    # -- compare: parser (owned by the compare module's author) --
+    compare = commands.add_parser(
+        "compare", help="pair two sets of result records cell by cell and show time and memory ratios")
+    compare.add_argument("baseline", metavar="BASELINE", help="result files or directory: the reference")
+    compare.add_argument("candidate", metavar="CANDIDATE", help="result files or directory: what changed")
+    compare.set_defaults(handler=_compare)
+    # -- end compare parser --
+
     scenarios = commands.add_parser("scenarios", help="list the shipped scenarios")
     scenarios.set_defaults(handler=_scenarios)
 
@@ -238,6 +255,19 @@ def _run(args) -> int:
     if unprepared:
         print("migbench: error: %s" % unprepared, file=sys.stderr)
     return 1 if invalid or unprepared else 0
+
+
+# -- report, compare -----------------------------------------------------------------
+
+
+def _report(args) -> int:
+    raise MigbenchError("report: not built yet")
+
+
+# -- compare: handler (owned by the compare module's author) --
+def _compare(args) -> int:
+    raise MigbenchError("compare: not built yet")
+# -- end compare handler --
 
 
 # -- scenarios, envs -----------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""Read result records from files and directories named on the command line.
+
+A report or a comparison may mix records from several machines and several
+`migbench run` invocations, so the reader accepts files and directories
+(searched recursively) and merges them. It is strict where a mistake would
+silently change a figure, and lenient only where a file plainly is not a run:
+- a named path that does not exist, a directory with no record in it, an
+  empty file, malformed JSON or a truncated record: one error naming the file;
+- other JSON files under a directory (the generation and overhead benchmarks
+  in results/ are JSON too) are skipped and counted, never parsed as runs;
+- the same run reached twice (a directory and a file inside it) counts once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from ...errors import MigbenchError
+from ..records import SCHEMA, RunRecord, load_record
+
+_RUN_SCHEMA_FAMILY = SCHEMA.split("/")[0] + "/"  # "migbench.run/"
+
+
+@dataclass
+class ResultSet:
+    """Records in a stable order, where each came from, and what was passed over."""
+
+    records: list[RunRecord]
+    sources: dict[str, Path] = field(default_factory=dict)  # run_id -> file
+    skipped: list[Path] = field(default_factory=list)  # JSON under a directory that is not a run record
+
+    def describe(self) -> str:
+        text = "%d records from %d files" % (len(self.records), len(set(self.sources.values())))
+        if self.skipped:
+            text += " (%d other JSON files skipped: not run records)" % len(self.skipped)
+        return text
+
+
+def load_results(paths: Iterable[str | Path]) -> ResultSet:
+    """Every run record under `paths`; a MigbenchError names the first unusable one."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise MigbenchError("no result files given; pass the files or directories `migbench run` wrote")
+    result = ResultSet(records=[])
+    for path in paths:
+        if path.is_dir():
+            found = _load_directory(path, result)
+            if not found:
+                raise MigbenchError("%s: no result records in this directory (expected *.json files "
+                                    "written by `migbench run`)" % path)
+        elif path.exists():
+            _add(load_record(path), path, result)
+        else:
+            raise MigbenchError("%s: no such file or directory; pass result files or directories "
+                                "written by `migbench run`" % path)
+    result.records.sort(key=_order)
+    return result
+
+
+def _load_directory(root: Path, result: ResultSet) -> int:
+    found = 0
+    for path in sorted(root.rglob("*.json")):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue  # a store's temporary file, or a hidden tool directory
+        if not _looks_like_run(path):
+            result.skipped.append(path)
+            continue
+        _add(load_record(path), path, result)
+        found += 1
+    return found
+
+
+def _looks_like_run(path: Path) -> bool:
+    """False only for well-formed JSON that declares itself something else.
+
+    Anything that does not parse goes to load_record, which names the
+    problem: a torn record must be reported, not skipped.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    if not isinstance(data, dict):
+        return True
+    schema = data.get("schema")
+    if isinstance(schema, str):
+        return schema.startswith(_RUN_SCHEMA_FAMILY)
+    return "run_id" in data  # a record with its schema field cut away is still a record
+
+
+def _add(record: RunRecord, path: Path, result: ResultSet) -> None:
+    if record.run_id in result.sources:
+        return
+    result.sources[record.run_id] = path
+    result.records.append(record)
+
+
+def _order(record: RunRecord) -> tuple:
+    cell = record.cell()
+    return (cell.scenario, record.project.get("models") or 0, cell.scenario_sha256, cell.strategy,
+            _version_key(cell.django_version), _version_key(cell.python_version),
+            cell.memory_limit_bytes or 2**63, record.repeat, record.started_at)
+
+
+def _version_key(version: str) -> tuple:
+    parts = []
+    for piece in version.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
