@@ -109,8 +109,12 @@ def ratio_of(baseline: Sequence[float], candidate: Sequence[float]) -> Ratio | N
     se = math.sqrt(se2_b + se2_c)
     if se == 0:
         return Ratio(ratio, ratio, ratio, n_b, n_c)
-    df = (se2_b + se2_c) ** 2 / (
-        (se2_b ** 2 / (n_b - 1) if n_b > 1 else 0.0) + (se2_c ** 2 / (n_c - 1) if n_c > 1 else 0.0))
+    if n_b > 1 and n_c > 1:
+        df = (se2_b + se2_c) ** 2 / (se2_b ** 2 / (n_b - 1) + se2_c ** 2 / (n_c - 1))
+    else:
+        # One side's variance serves both: its n - 1 degrees of freedom are all there are
+        # (Welch's formula would count the borrowed copy as exact and narrow the interval).
+        df = max(n_b, n_c) - 1
     margin = t_quantile_975(df) * se
     return Ratio(ratio, math.exp(mean_c - mean_b - margin), math.exp(mean_c - mean_b + margin), n_b, n_c)
 
