@@ -82,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--interval", help="RSS sampling interval (default: 20ms)")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--out", help="directory for the result records (default: results/SCENARIO)")
+    run.add_argument("--no-report", dest="no_report", action="store_true",
+                     help="do not rebuild OUT/report (HTML + Markdown) after the runs")
     run.set_defaults(handler=_run)
 
     report = commands.add_parser(
@@ -95,11 +97,34 @@ def _parser() -> argparse.ArgumentParser:
 
     # -- compare: parser (owned by the compare module's author) --
     compare = commands.add_parser(
-        "compare", help="pair two sets of result records cell by cell and show time and memory ratios")
-    compare.add_argument("baseline", metavar="BASELINE", help="result files or directory: the reference")
-    compare.add_argument("candidate", metavar="CANDIDATE", help="result files or directory: what changed")
+        "compare", help="pair two sets of result records cell by cell and show time and memory ratios",
+        description="Pair runs of the same cell (scenario, strategy, Django, Python, cap, database) in "
+                    "BASELINE and CANDIDATE and print candidate/baseline ratios of wall time and peak memory "
+                    "over the ok runs, with a 95% interval from the repeats (docs/compare.md). Exit status: "
+                    "1 when --threshold is given and a cell regresses: a new crash (a failed run where the "
+                    "baseline had none, or no ok run left), or a ratio above 1 + threshold beyond noise (its "
+                    "interval excludes 1; with a single run on each side, the point ratio alone); else 0; "
+                    "2 for unusable input.")
+    compare.add_argument("baseline", metavar="BASELINE", help="a result file or directory: the reference")
+    compare.add_argument("candidate", metavar="CANDIDATE", help="a result file or directory: what changed")
+    compare.add_argument("--threshold", help="fail (exit 1) on a regression beyond this, e.g. 5%% or 0.05; "
+                                             "without it, report only (exit 0)")
+    compare.add_argument("--metric", help="comma-separated metrics to show and gate on: time, peak "
+                                          "(default: time,peak)")
     compare.set_defaults(handler=_compare)
     # -- end compare parser --
+
+    # -- bisect: parser (owned by the bisect module's author) --
+    bisect = commands.add_parser(
+        "bisect", help="find the smallest memory cap under which migrate finishes, by real capped runs")
+    bisect.set_defaults(handler=_bisect)
+    # -- end bisect parser --
+
+    # -- sweep: parser (owned by the sweep module's author) --
+    sweep = commands.add_parser(
+        "sweep", help="run a scenario at several sizes and fit how time and memory grow")
+    sweep.set_defaults(handler=_sweep)
+    # -- end sweep parser --
 
     scenarios = commands.add_parser("scenarios", help="list the shipped scenarios")
     scenarios.set_defaults(handler=_scenarios)
@@ -249,6 +274,8 @@ def _run(args) -> int:
         for line in comparison:
             print(line)
     print("records in %s" % out)
+    if not args.no_report:
+        _report_after_run(out)
     invalid = invalid_lines(by_cell)
     for line in invalid:
         print("migbench: %s" % line, file=sys.stderr)
@@ -261,13 +288,59 @@ def _run(args) -> int:
 
 
 def _report(args) -> int:
-    raise MigbenchError("report: not built yet")
+    from .bench.report.load import load_results
+    from .bench.report.pages import default_out, parse_formats
+
+    formats = parse_formats(args.format)
+    results = load_results(args.results)
+    out = Path(args.out) if args.out else default_out(args.results)
+    print(results.describe())
+    for fmt, path in _write_report(results, args.results, out, formats).items():
+        print("%-6s %s" % (fmt, path))
+    return 0
+
+
+def _write_report(results, sources: list[str], out: Path, formats=("html", "md")) -> dict[str, Path]:
+    from .bench.report.build import build_report
+    from .bench.report.pages import write_report
+
+    return write_report(build_report(results, [str(s) for s in sources]), out, formats)
 
 
 # -- compare: handler (owned by the compare module's author) --
 def _compare(args) -> int:
-    raise MigbenchError("compare: not built yet")
+    from .bench.report.compare import run_compare
+
+    lines, status = run_compare(args.baseline, args.candidate, args.threshold, args.metric)
+    for line in lines:
+        print(line)
+    return status
 # -- end compare handler --
+
+
+def _report_after_run(out: Path) -> None:
+    """The report of everything in the run's directory; a failure here never touches the records."""
+    from .bench.report.load import load_results
+
+    try:
+        written = _write_report(load_results([out]), [str(out)], out / "report")
+    except MigbenchError as error:
+        print("migbench: report not written: %s; the records are intact (`migbench report %s`)"
+              % (error, out), file=sys.stderr)
+        return
+    print("report in %s" % written["html"])
+
+
+# -- bisect: handler (owned by the bisect module's author) --
+def _bisect(args) -> int:
+    raise MigbenchError("bisect: not built yet")
+# -- end bisect handler --
+
+
+# -- sweep: handler (owned by the sweep module's author) --
+def _sweep(args) -> int:
+    raise MigbenchError("sweep: not built yet")
+# -- end sweep handler --
 
 
 # -- scenarios, envs -----------------------------------------------------------------

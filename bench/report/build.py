@@ -1,0 +1,82 @@
+"""Assemble a report (sections of charts, tables and notes) from a set of stored records.
+
+The order is the order a Django engineer asks the questions in: where did
+memory go over time, which version needs what, which caps kill which
+version, which strategy saves time, how does cost grow, then every cell and
+where each figure was measured.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from .charts import Chart, build_charts
+from .load import ResultSet
+from .tables import Table, cell_table, group_by_cell, problem_lines, provenance_table, strategy_tables
+
+
+@dataclass
+class Section:
+    title: str
+    intro: str
+    charts: list[Chart] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # plain notes, one bullet each
+
+
+@dataclass
+class Report:
+    title: str
+    generated_at: str
+    sources: list[str]
+    described: str  # "32 records from 32 files (...)"
+    sections: list[Section]
+
+    def charts(self) -> list[Chart]:
+        return [chart for section in self.sections for chart in section.charts]
+
+
+# (chart kind, section title, what the section answers)
+_CHART_SECTIONS = (
+    ("timeline", "Memory over time",
+     "Resident memory of each run's process tree, sampled by the parent; the shaded bands are the phases "
+     "the worker reported. A crash ends the line where the kernel or Python stopped the run."),
+    ("versions", "By Django and Python version",
+     "Median wall time and peak RSS per version pair; bars are labelled with the outcome of their runs."),
+    ("crash-matrix", "Crash matrix",
+     "Outcome of every (version, memory cap) cell: where a cap is too small for a version."),
+    ("strategies", "Strategies",
+     "The same project migrated in different ways, as ratios to `all` (plain `migrate` from empty). "
+     "Every strategy's final schema is checked against the reference migrate."),
+    ("scaling", "Scaling",
+     "Cost against project size on log-log axes: the slope of the fitted line is the growth exponent."),
+)
+
+
+def build_report(results: ResultSet, sources: list[str], title: str | None = None) -> Report:
+    records = results.records
+    by_cell = group_by_cell(records)
+    charts = build_charts(records)
+    sections = []
+    for kind, heading, intro in _CHART_SECTIONS:
+        chosen = [c for c in charts if c.kind == kind]
+        tables = strategy_tables(by_cell) if kind == "strategies" else []
+        if chosen or tables:
+            sections.append(Section(heading, intro, charts=chosen, tables=tables))
+    sections.append(Section("Runs", "Every cell, one row each.", tables=[cell_table(by_cell)]))
+    problems = problem_lines(by_cell)
+    if problems:
+        sections.append(Section(
+            "Problems", "Runs whose result is not equivalent to `all`: the schema or rows differ, "
+            "`makemigrations --check` found changes, or a fake deploy left migrations to apply.", lines=problems))
+    notes = sorted({note for r in records for note in (r.notes or [])})
+    sections.append(Section(
+        "Provenance", "Where and with what every figure was measured. Each record also holds the full "
+        "command, the child's argv, the host and the limiter's reading.",
+        tables=[provenance_table(records)], lines=["note in the records: " + n for n in notes]))
+    scenarios = sorted({r.scenario["name"] for r in records})
+    return Report(
+        title=title or "migbench report: %s" % ", ".join(scenarios),
+        generated_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        sources=list(sources), described=results.describe(), sections=sections)

@@ -1,0 +1,228 @@
+"""The tables of a report, as data: the terminal, Markdown and HTML render the same rows.
+
+Every figure is the median over a cell's repeats with `±` half the range
+(repeats are few and timings skewed: see bench/stats.py), computed from
+stored records only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ..records import Cell, RunRecord
+from ..stats import summarize
+
+MB = 2**20
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    numeric: frozenset[int] = field(default_factory=frozenset)  # right-aligned column indexes
+    note: str = ""
+
+
+def group_by_cell(records: list[RunRecord]) -> dict[Cell, list[RunRecord]]:
+    """Records keyed by cell, in the records' order (load_results sorts them)."""
+    by_cell: dict[Cell, list[RunRecord]] = defaultdict(list)
+    for record in records:
+        by_cell[record.cell()].append(record)
+    return dict(by_cell)
+
+
+def cell_table(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | None = None) -> Table:
+    """One row a cell: outcome(s), wall time, peak RSS, the limiter's peak, where crashes stopped."""
+    cells = list(by_cell) if cells is None else [c for c in cells if by_cell.get(c)]
+    several = len({(c.scenario, c.scenario_sha256) for c in cells}) > 1
+    columns = (("scenario",) if several else ()) + (
+        "strategy", "django", "python", "cap", "runs", "outcome", "wall s", "peak MB", "cg peak MB", "stopped in")
+    rows = []
+    for cell in cells:
+        records = sorted(by_cell[cell], key=lambda r: r.repeat)
+        stopped = sorted({r.failed_during for r in records if r.failed_during})
+        row = (scenario_label(cell, records[0]),) if several else ()
+        rows.append(row + (
+            cell.strategy, cell.django_version, cell.python_version + (" (shim)" if records[0].shim else ""),
+            cell.memory_label, str(len(records)), outcomes(records),
+            median_text([r.wall_s for r in records], "%.1f"),
+            median_text([r.peak_rss_bytes / MB for r in records], "%.0f"),
+            median_text([r.limit_peak_bytes / MB for r in records if r.limit_peak_bytes], "%.0f"),
+            ", ".join(stopped)))
+    numeric = frozenset(columns.index(name) for name in ("runs", "wall s", "peak MB", "cg peak MB"))
+    return Table("Runs by cell", columns, rows, numeric,
+                 note="median over the cell's runs, ± half the range; cg peak = the limiter's own peak "
+             "(cgroup memory.peak / max_usage_in_bytes: includes page cache)")
+
+
+def scenario_label(cell: Cell, record: RunRecord) -> str:
+    """Scenario name with its size: sweeps keep one name over several project sizes."""
+    project = record.project or {}
+    if project.get("models"):
+        return "%s (%s models, %s migr.)" % (cell.scenario, project.get("models"), project.get("migrations"))
+    return cell.scenario
+
+
+def strategy_tables(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | None = None) -> list[Table]:
+    """Strategies side by side per (scenario, Django, Python, cap), as ratios to `all`.
+
+    Medians of ok runs; the daily commands come from each run's dev loop
+    (absent when it was not timed). None when a group holds one strategy.
+    """
+    cells = list(by_cell) if cells is None else [c for c in cells if c in by_cell]
+    groups: dict[tuple, list[Cell]] = defaultdict(list)
+    for cell in cells:
+        groups[(cell.scenario, cell.scenario_sha256, cell.django_version, cell.python_version,
+                cell.memory_label)].append(cell)
+    several = len({key[:2] for key in groups}) > 1
+    tables = []
+    for (scenario, _, django, python, cap), members in groups.items():
+        if len({c.strategy for c in members}) < 2:
+            continue
+        figures = {c.strategy: strategy_figures(by_cell.get(c, [])) for c in members}
+        base = figures.get("all") or {}
+        rows = []
+        for cell in members:
+            row = figures[cell.strategy]
+            rows.append((
+                cell.strategy, _fmt(row.get("wall"), "%.2f"), _ratio(row.get("wall"), base.get("wall")),
+                _fmt(row.get("peak"), "%.0f"), _ratio(row.get("peak"), base.get("peak")),
+                _fmt(row.get("testdb"), "%.2f"), _ratio(row.get("testdb"), base.get("testdb")),
+                _fmt(row.get("testdb_peak"), "%.0f"), _ratio(row.get("testdb_peak"), base.get("testdb_peak")),
+                _fmt(row.get("mm"), "%.2f"), _fmt(row.get("plan"), "%.2f"), row.get("checks", "-")))
+        title = "strategies vs all: %sDjango %s / Python %s / cap %s (medians of ok runs)" % (
+            (scenario + ": ") if several else "", django, python, cap)
+        tables.append(Table(title, ("strategy", "migrate s", "x all", "peak MB", "x all", "test DB s", "x all",
+                                    "tdb MB", "x all", "mm chk s", "plan s", "checks"),
+                            rows, frozenset(range(1, 11))))
+    return tables
+
+
+def provenance_table(records: list[RunRecord]) -> Table:
+    """Where and with what every figure was measured: one row per distinct setting."""
+    groups: dict[tuple, list[RunRecord]] = defaultdict(list)
+    for record in records:
+        host = record.host or {}
+        limiter = record.limiter or {}
+        groups[(
+            host.get("hostname", "?"),
+            "%s cores, %s GiB" % (host.get("cpu_count", "?"),
+                                  "%.0f" % (host["ram_bytes"] / 2**30) if host.get("ram_bytes") else "?"),
+            "%s %s" % (record.scenario.get("name"), str(record.scenario.get("sha256", ""))[:8]),
+            "Django %s / Python %s%s" % (record.django_version, record.python_version,
+                                         " (shim)" if record.shim else ""),
+            "%s (%s)" % (limiter.get("name", "?"), limiter.get("caps", "?")),
+            "%s %s" % (record.migbench_version, record.migbench_commit or ""),
+        )].append(record)
+    rows = []
+    for key, members in groups.items():
+        dates = sorted(r.started_at[:10] for r in members)
+        loads = [r.host.get("load_1m") for r in members if isinstance((r.host or {}).get("load_1m"), (int, float))]
+        command = " ".join(members[0].command.get("migbench") or []) if members[0].command else ""
+        rows.append(key + (
+            dates[0] if dates[0] == dates[-1] else "%s..%s" % (dates[0], dates[-1]),
+            "%.1f-%.1f" % (min(loads), max(loads)) if loads else "-",
+            str(len(members)), command))
+    return Table("Provenance", ("host", "machine", "scenario sha", "versions", "limiter", "migbench",
+                                "date", "load 1m", "runs", "command"), rows, frozenset({8}),
+                 note="one row per distinct (host, scenario file, versions, limiter, migbench commit); "
+                      "the command is the first run's")
+
+
+def problem_lines(by_cell: dict[Cell, list[RunRecord]]) -> list[str]:
+    """One line per run whose result is not equivalent to `all` (schema, rows, deploy)."""
+    lines = []
+    for cell, records in by_cell.items():
+        for record in records:
+            for problem in record.problems():
+                lines.append("%s r%d: %s" % (cell.label(), record.repeat, problem))
+    return lines
+
+
+def outcomes(records: list[RunRecord]) -> str:
+    names = [r.outcome for r in records]
+    if len(set(names)) == 1:
+        return names[0] if len(names) == 1 else "%s x%d" % (names[0], len(names))
+    return ",".join(names)
+
+
+def median_text(values: list[float], fmt: str) -> str:
+    summary = summarize(values)
+    if summary is None:
+        return "-"
+    text = fmt % summary.median
+    if summary.n > 1:
+        text += " ±" + fmt % summary.spread
+    return text
+
+
+def strategy_figures(records: list[RunRecord]) -> dict:
+    """Medians of one strategy cell's ok runs: migrate, test database, makemigrations --check, plan."""
+    if not records:
+        return {}
+    ok = [r for r in records if r.outcome == "ok"]
+    figures: dict = {"checks": _checks(records)}
+    if not ok:
+        figures["checks"] = outcomes(records)
+        return figures
+    figures["wall"] = summarize([r.wall_s for r in ok]).median
+    figures["peak"] = summarize([r.peak_rss_bytes / MB for r in ok]).median
+    for key, name in (("testdb", "test database"), ("mm", "makemigrations --check")):
+        walls = [r.dev_loop[name]["wall_s"] for r in ok if r.dev_loop and name in r.dev_loop]
+        if walls:
+            figures[key] = summarize(walls).median
+    peaks = [r.dev_loop["test database"]["peak_rss_bytes"] / MB for r in ok
+             if r.dev_loop and "test database" in r.dev_loop]
+    if peaks:
+        figures["testdb_peak"] = summarize(peaks).median
+    plans = [step["wall_s"] for r in ok for name, step in (r.dev_loop or {}).items()
+             if name in ("migrate --plan", "showmigrations")]
+    if plans:
+        figures["plan"] = summarize(plans).median
+    return figures
+
+
+def _checks(records: list[RunRecord]) -> str:
+    validated = [r for r in records if r.validation]
+    if not validated:
+        return "-"
+    bad = [r for r in validated if r.problems()]
+    if bad:
+        return "INVALID (%d of %d runs)" % (len(bad), len(records))
+    schemas = sorted({"is the baseline" if r.validation.get("schema") == "became the baseline"
+                      else r.validation.get("schema") for r in validated})
+    text = "schema " + "/".join(schemas)
+    deploys = [r.deploy for r in records if r.deploy]
+    if deploys:
+        text += ", fake deploy: %s" % deploys[0].get("verdict")
+    failed = sorted({a["app"] for r in records if r.transform for a in r.transform.get("apps", [])
+                     if a.get("status") == "failed"})
+    if failed:
+        text += ", %d apps left as they were: %s" % (
+            len(failed), ", ".join(failed[:4]) + (", ..." if len(failed) > 4 else ""))
+    return text
+
+
+def _fmt(value, fmt: str) -> str:
+    return "-" if value is None else fmt % value
+
+
+def _ratio(value, base) -> str:
+    if value is None or not base:
+        return "-"
+    return "%.2f" % (value / base)
+
+
+def render_text(table: Table) -> list[str]:
+    """Aligned plain text for the terminal: header, rule, rows (no title)."""
+    widths = [max([len(column)] + [len(row[i]) for row in table.rows]) for i, column in enumerate(table.columns)]
+
+    def line(cells) -> str:
+        parts = [(cell.rjust(width) if i in table.numeric else cell.ljust(width))
+                 for i, (cell, width) in enumerate(zip(cells, widths))]
+        return "  ".join(parts).rstrip()
+
+    header = line(table.columns)
+    return [header, "-" * len(header)] + [line(row) for row in table.rows]
