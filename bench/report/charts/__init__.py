@@ -1,0 +1,33 @@
+"""PNG charts for `migbench report`, made with matplotlib (Agg, no pyplot state).
+
+`build_charts(records)` returns every chart that applies to the records, in a
+stable order: memory timelines, then by version, the crash matrix, strategies
+side by side, and scaling. A kind that does not apply (no cap, one strategy,
+one size...) yields nothing. Each chart kind has its module; `common` holds
+the outcome colours, figure -> PNG and the grouping helpers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ...records import RunRecord
+from . import crash_matrix, scaling, strategies, timeline, versions
+from .common import Chart, unique_slugs
+
+__all__ = ["Chart", "build_charts", "KINDS"]
+
+KINDS = ("timeline", "versions", "crash-matrix", "strategies", "scaling")
+_BUILDERS = (timeline.build, versions.build, crash_matrix.build, strategies.build, scaling.build)
+
+
+def build_charts(records: list[RunRecord]) -> list[Chart]:
+    """Every applicable chart for these records, in a stable order, slugs unique."""
+    records = list(records)
+    if not records:
+        return []
+    charts: list[Chart] = []
+    for build in _BUILDERS:
+        charts.extend(build(records))
+    slugs = unique_slugs([c.slug for c in charts])
+    return [c if c.slug == s else replace(c, slug=s) for c, s in zip(charts, slugs)]

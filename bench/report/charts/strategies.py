@@ -1,0 +1,186 @@
+"""Strategies side by side: migrate time, peak memory and test-database time, as ratios to 'all'.
+
+One chart per project (scenario + hash), Django, Python, cap and database
+with at least two strategies: horizontal bars (one row per strategy, in the
+order all, per-app, backward, squash, squash-final, zero, optimize, floor),
+medians over repeats with min..max whiskers, coloured by outcome, the value
+and the ratio to 'all' written at the end of each bar. The ratio is
+`stats.ratio_of` (ratio of geometric means over the repeats).
+"""
+
+from __future__ import annotations
+
+from ...records import RunRecord
+from ...stats import ratio_of, summarize
+from .common import (MB, Chart, cap_label, cell_sort_key, fmt_mb, fmt_ratio, fmt_s, fmt_s_short, group_by,
+                     majority_outcome, new_figure, outcome_colour, outcome_legend_handles, scenario_key, slugify,
+                     sort_outcomes, strategy_key, to_png)
+
+BASELINE = "all"
+TEST_DATABASE = "test database"
+
+
+def build(records: list[RunRecord]) -> list[Chart]:
+    charts = []
+    names = group_by(records, lambda r: scenario_key(r)[0])
+    several_hashes = {n for n, rs in names.items() if len({scenario_key(r)[1] for r in rs}) > 1}
+    groups = group_by(sorted(records, key=cell_sort_key),
+                      lambda r: (scenario_key(r), r.django_version, r.python_version, r.memory_limit_bytes,
+                                 r.database.get("engine", "")))
+    for key, group in groups.items():
+        if len({r.strategy for r in group}) < 2:
+            continue
+        charts.append(_chart(key, group, key[0][0] in several_hashes))
+    return charts
+
+
+class Metric:
+    """One panel: how to read a value from a record, its unit and formatting."""
+
+    def __init__(self, name, label, read, scale, fmt):
+        self.name, self.label, self.read, self.scale, self.fmt = name, label, read, scale, fmt
+
+
+def _test_db(field):
+    def read(record: RunRecord):
+        step = (record.dev_loop or {}).get(TEST_DATABASE)
+        if not step or step.get("outcome", "ok") != "ok":
+            return None
+        return step.get(field)
+    return read
+
+
+METRICS = (
+    Metric("migrate", "migrate wall time (s)", lambda r: r.wall_s, 1.0, fmt_s_short),
+    Metric("peak", "migrate peak RSS (MB)", lambda r: r.peak_rss_bytes, MB,
+           lambda v: fmt_mb(v * MB)),
+    Metric("test database", "test database creation (s)", _test_db("wall_s"), 1.0, fmt_s_short),
+)
+
+
+def rows_for(group: list[RunRecord]):
+    """[(strategy, [repeats])] in the strategies' reading order."""
+    by_strategy = group_by(group, lambda r: r.strategy)
+    return [(s, by_strategy[s]) for s in sorted(by_strategy, key=strategy_key)]
+
+
+def values(repeats: list[RunRecord], metric: Metric) -> list[float]:
+    """The metric over the repeats that had the strategy's majority outcome (None values dropped)."""
+    outcome, _note = majority_outcome(repeats)
+    found = [metric.read(r) for r in repeats if r.outcome == outcome]
+    return [float(v) for v in found if v is not None]
+
+
+def _chart(key: tuple, group: list[RunRecord], with_hash: bool) -> Chart:
+    (name, sha), django, python, cap, database = key
+    rows = rows_for(group)
+    metrics = [m for m in METRICS if any(values(reps, m) for _, reps in rows)]
+    baseline = dict(rows).get(BASELINE)
+    figure = new_figure(1.6 + 0.42 * len(rows))
+    axes = figure.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
+    labels = [s for s, _ in rows]
+    y_positions = list(range(len(rows)))[::-1]
+    for ax, metric in zip(axes, metrics):
+        base_values = values(baseline, metric) if baseline else []
+        top = 0.0
+        for y, (strategy, repeats) in zip(y_positions, rows):
+            found = values(repeats, metric)
+            outcome, note = majority_outcome(repeats)
+            summary = summarize(found)
+            if summary is None:
+                ax.text(0, y, " n/a", va="center", ha="left", fontsize=8, color="#888888")
+                continue
+            median = summary.median / metric.scale
+            err = [[median - summary.low / metric.scale], [summary.high / metric.scale - median]]
+            ax.barh([y], [median], height=0.62, color=outcome_colour(outcome), edgecolor="black", linewidth=0.4,
+                    hatch="//" if strategy == BASELINE else None, xerr=err if summary.n > 1 else None,
+                    ecolor="black", capsize=2.5, zorder=2)
+            text = metric.fmt(median)
+            ratio = ratio_of(base_values, found) if base_values and strategy != BASELINE else None
+            if ratio is not None:
+                text += "  %s" % fmt_ratio(ratio.ratio)
+            elif strategy == BASELINE and base_values:
+                text += "  1x"
+            if outcome != "ok":
+                text += "  " + outcome
+            if note:
+                text += " (%s)" % note
+            end = summary.high / metric.scale
+            top = max(top, end)
+            ax.annotate(text, xy=(end, y), xytext=(3, 0), textcoords="offset points", va="center", ha="left",
+                        fontsize=7.5, color="black" if outcome == "ok" else outcome_colour(outcome),
+                        fontweight="bold" if strategy == BASELINE or outcome != "ok" else "normal", zorder=5)
+        ax.set_xlim(0, (top or 1) * 1.55)
+        ax.set_xlabel(metric.label, fontsize=9)
+        ax.grid(axis="x", color="#dddddd", lw=0.5, zorder=0)
+        ax.set_axisbelow(True)
+        ax.tick_params(labelsize=8)
+    axes[0].set_yticks(y_positions)
+    axes[0].set_yticklabels(labels, fontsize=9)
+    axes[0].set_ylim(-0.6, len(rows) - 0.4)
+    outcomes = sort_outcomes(majority_outcome(reps)[0] for _, reps in rows)
+    if outcomes != ["ok"]:
+        figure.legend(handles=outcome_legend_handles(outcomes), loc="lower center", ncol=len(outcomes),
+                      fontsize=8, frameon=False)
+    title = "Strategies: %s" % name
+    models = group[0].project.get("models")
+    if with_hash and models:
+        title += " at %d models" % models
+    title += ", Django %s / Python %s%s" % (django, python, (", cap %s" % cap_label(cap)) if cap else "")
+    figure.suptitle(title, fontsize=11.5, fontweight="bold")
+    figure.tight_layout(rect=(0, 0.04 if outcomes != ["ok"] else 0, 1, 0.95))
+    png = to_png(figure)
+    slug = slugify("strategies", name, sha[:8] if with_hash else "", "django" + django, "py" + python,
+                   "mem" + cap_label(cap), database)
+    return Chart(slug=slug, kind="strategies", title=title, caption=caption(rows, metrics), png=png)
+
+
+def caption(rows, metrics) -> str:
+    repeats = max(len(reps) for _, reps in rows)
+    baseline = dict(rows).get(BASELINE)
+    sentences = ["Bars are %s, coloured by outcome; the number after each value is its ratio to 'all'%s." % (
+        "medians of %d repeats (whiskers min to max)" % repeats if repeats > 1 else "single runs",
+        " (hatched)" if baseline else " (absent here, so no ratios)")]
+    if not baseline:
+        return sentences[0]
+    by_name = {m.name: m for m in metrics}
+    facts = []
+    for name in ("migrate", "peak", "test database"):
+        metric = by_name.get(name)
+        if metric is None:
+            continue
+        base = values(baseline, metric)
+        if not base:
+            continue
+        ratios = []
+        for strategy, repeats in rows:
+            if strategy == BASELINE or majority_outcome(repeats)[0] != "ok":
+                continue
+            ratio = ratio_of(base, values(repeats, metric))
+            if ratio is not None:
+                ratios.append((ratio.ratio, strategy, summarize(values(repeats, metric)).median))
+        if not ratios:
+            continue
+        best = min(ratios)
+        worst = max(ratios)
+        base_median = summarize(base).median
+        show = (lambda v: fmt_mb(v)) if name == "peak" else fmt_s
+        what = {"migrate": "migrate", "peak": "peak RSS", "test database": "test-database creation"}[name]
+        low, high = ("lowest", "highest") if name == "peak" else ("fastest", "slowest")
+        text = "%s: 'all' %s, %s %s at %s (%s)" % (what, show(base_median), low, best[1], show(best[2]),
+                                                  fmt_ratio(best[0]))
+        if worst[1] != best[1] and worst[0] > 1.05:
+            text += ", %s %s at %s (%s)" % (high, worst[1], show(worst[2]), fmt_ratio(worst[0]))
+        facts.append(text)
+    crashed = [s for s, reps in rows if majority_outcome(reps)[0] != "ok"]
+    if crashed:
+        facts.append("crashed: " + ", ".join("%s (%s)" % (s, majority_outcome(dict(rows)[s])[0]) for s in crashed))
+    if facts:
+        sentences.append(_sentence("; ".join(facts[:2])))
+    if len(facts) > 2:
+        sentences.append(_sentence("; ".join(facts[2:])))
+    return " ".join(sentences)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
