@@ -9,6 +9,8 @@ these choices:
   logs. Log space makes 0.5x and 2x symmetric and the interval a ratio too.
 - Growth is a power law (`time ~ models^k`): a least-squares line on log-log
   axes, whose slope is the exponent and whose R^2 says how well it holds.
+  With two sizes varied at once (`migbench sweep` over apps and migrations),
+  a plane on log axes: one exponent per variable, the other held fixed.
 """
 
 from __future__ import annotations
@@ -152,3 +154,51 @@ def power_law_fit(xs: Sequence[float], ys: Sequence[float]) -> PowerFit | None:
     ss_res = sum((y - (intercept + slope * x)) ** 2 for x, y in zip(lx, ly))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
     return PowerFit(slope, math.exp(intercept), r2, len(pairs))
+
+
+@dataclass(frozen=True)
+class PowerFit2:
+    """y = coefficient * x1^exponents[0] * x2^exponents[1], fitted on logs.
+
+    Used when a sweep varies two things at once (apps and migrations per
+    app): each exponent is the growth with one variable while the other is
+    held fixed, which a one-variable fit on such a grid would mix up.
+    """
+
+    exponents: tuple[float, float]
+    coefficient: float
+    r2: float
+    n: int
+
+    def predict(self, x1: float, x2: float) -> float:
+        return self.coefficient * x1 ** self.exponents[0] * x2 ** self.exponents[1]
+
+
+def power_law_fit2(xs1: Sequence[float], xs2: Sequence[float], ys: Sequence[float]) -> PowerFit2 | None:
+    """Least squares of log y = a + b log x1 + c log x2.
+
+    None with fewer than three usable (all positive) points, or when the
+    points do not separate the two variables (log x1 and log x2 on one line,
+    e.g. one of them constant or both doubling together): then no pair of
+    exponents is better than another.
+    """
+    rows = [(math.log(a), math.log(b), math.log(y)) for a, b, y in zip(xs1, xs2, ys)
+            if a > 0 and b > 0 and y > 0]
+    if len(rows) < 3:
+        return None
+    m1, m2, my = (statistics.fmean(column) for column in zip(*rows))
+    s11 = sum((a - m1) ** 2 for a, _, _ in rows)
+    s22 = sum((b - m2) ** 2 for _, b, _ in rows)
+    s12 = sum((a - m1) * (b - m2) for a, b, _ in rows)
+    s1y = sum((a - m1) * (y - my) for a, _, y in rows)
+    s2y = sum((b - m2) * (y - my) for _, b, y in rows)
+    det = s11 * s22 - s12 ** 2
+    if s11 <= 0 or s22 <= 0 or det <= 1e-9 * s11 * s22:
+        return None
+    b1 = (s22 * s1y - s12 * s2y) / det
+    b2 = (s11 * s2y - s12 * s1y) / det
+    intercept = my - b1 * m1 - b2 * m2
+    ss_tot = sum((y - my) ** 2 for _, _, y in rows)
+    ss_res = sum((y - (intercept + b1 * a + b2 * b)) ** 2 for a, b, y in rows)
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
+    return PowerFit2((b1, b2), math.exp(intercept), r2, len(rows))
