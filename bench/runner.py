@@ -261,7 +261,7 @@ def _record(planned: PlannedCell, repeat: int, scenario: Scenario, options: RunO
         shim=env.shim,
         database={"engine": cell.database, "fresh": True},
         scenario={"name": scenario.name, "sha256": scenario.sha256, "seed": scenario.generator.seed,
-                  "source": scenario.source},
+                  "source": scenario.source, **({"vary": dict(scenario.vary)} if scenario.vary else {})},
         project=_project_summary(manifest, project),
         phases=counted[0].phases if not several else _summed_phases(counted),
         failed_during=None if not failure else ("%s: %s" % (failure.name, failure.failed_during)
