@@ -155,6 +155,7 @@ def _chart(name: str, group: list[RunRecord], variable: str, series: list[Series
         ax.set_yscale("log")
         y_values = [v for s in series for _, m in s.points[quantity] for v in (m.low, m.high)]
         y_values += [read(r) / scale for s in series for _, r in s.crashes]
+        y_values = [v for v in y_values if v > 0]
         if y_values:
             y_low, y_high = min(y_values) / 1.15, max(y_values) * 1.5
             ax.set_ylim(y_low, y_high)

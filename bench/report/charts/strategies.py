@@ -1,17 +1,19 @@
-"""Strategies side by side: migrate time, peak memory and test-database time, as ratios to 'all'.
+"""Strategies side by side: migrate time, peak memory and test-database time, as ratios to `all`.
 
 One chart per project (scenario + hash), Django, Python, cap and database
 with at least two strategies: horizontal bars (one row per strategy, in the
 order all, per-app, backward, squash, squash-final, zero, optimize, floor),
 medians over repeats with min..max whiskers, coloured by outcome, the value
-and the ratio to 'all' written at the end of each bar. The ratio is
-`stats.ratio_of` (ratio of geometric means over the repeats).
+and the ratio to `all` written at the end of each bar. The ratio is one
+median over the other, as in the report's strategy table (so the number
+agrees with the bars and the table beside the chart); a strategy whose runs
+crashed gets no ratio, only its outcome.
 """
 
 from __future__ import annotations
 
 from ...records import RunRecord
-from ...stats import ratio_of, summarize
+from ...stats import summarize
 from .common import (MB, Chart, cap_label, cell_sort_key, fmt_mb, fmt_ratio, fmt_s, fmt_s_short, group_by,
                      majority_outcome, new_figure, outcome_colour, outcome_legend_handles, scenario_key, slugify,
                      sort_outcomes, strategy_key, to_png)
@@ -71,6 +73,14 @@ def values(repeats: list[RunRecord], metric: Metric) -> list[float]:
     return [float(v) for v in found if v is not None]
 
 
+def ratio_of_medians(baseline: list[float], candidate: list[float]) -> float | None:
+    """median(candidate) / median(baseline); None when either is missing or the baseline is 0."""
+    base, cand = summarize(baseline), summarize(candidate)
+    if base is None or cand is None or base.median <= 0:
+        return None
+    return cand.median / base.median
+
+
 def _chart(key: tuple, group: list[RunRecord], with_hash: bool) -> Chart:
     (name, sha), django, python, cap, database = key
     rows = rows_for(group)
@@ -82,6 +92,7 @@ def _chart(key: tuple, group: list[RunRecord], with_hash: bool) -> Chart:
     y_positions = list(range(len(rows)))[::-1]
     for ax, metric in zip(axes, metrics):
         base_values = values(baseline, metric) if baseline else []
+        baseline_ok = bool(baseline) and majority_outcome(baseline)[0] == "ok"
         top = 0.0
         for y, (strategy, repeats) in zip(y_positions, rows):
             found = values(repeats, metric)
@@ -96,9 +107,11 @@ def _chart(key: tuple, group: list[RunRecord], with_hash: bool) -> Chart:
                     hatch="//" if strategy == BASELINE else None, xerr=err if summary.n > 1 else None,
                     ecolor="black", capsize=2.5, zorder=2)
             text = metric.fmt(median)
-            ratio = ratio_of(base_values, found) if base_values and strategy != BASELINE else None
+            ratio = None
+            if strategy != BASELINE and outcome == "ok" and baseline_ok:
+                ratio = ratio_of_medians(base_values, found)
             if ratio is not None:
-                text += "  %s" % fmt_ratio(ratio.ratio)
+                text += "  %s" % fmt_ratio(ratio)
             elif strategy == BASELINE and base_values:
                 text += "  1x"
             if outcome != "ok":
@@ -141,7 +154,7 @@ def caption(rows, metrics) -> str:
     sentences = ["Bars are %s, coloured by outcome; the number after each value is its ratio to 'all'%s." % (
         "medians of %d repeats (whiskers min to max)" % repeats if repeats > 1 else "single runs",
         " (hatched)" if baseline else " (absent here, so no ratios)")]
-    if not baseline:
+    if not baseline or majority_outcome(baseline)[0] != "ok":
         return sentences[0]
     by_name = {m.name: m for m in metrics}
     facts = []
@@ -156,9 +169,9 @@ def caption(rows, metrics) -> str:
         for strategy, repeats in rows:
             if strategy == BASELINE or majority_outcome(repeats)[0] != "ok":
                 continue
-            ratio = ratio_of(base, values(repeats, metric))
+            ratio = ratio_of_medians(base, values(repeats, metric))
             if ratio is not None:
-                ratios.append((ratio.ratio, strategy, summarize(values(repeats, metric)).median))
+                ratios.append((ratio, strategy, summarize(values(repeats, metric)).median))
         if not ratios:
             continue
         best = min(ratios)
@@ -174,7 +187,7 @@ def caption(rows, metrics) -> str:
         facts.append(text)
     crashed = [s for s, reps in rows if majority_outcome(reps)[0] != "ok"]
     if crashed:
-        facts.append("crashed: " + ", ".join("%s (%s)" % (s, majority_outcome(dict(rows)[s])[0]) for s in crashed))
+        facts.append("crashed: " + ", ".join(_crash(s, dict(rows)[s]) for s in crashed))
     if facts:
         sentences.append(_sentence("; ".join(facts[:2])))
     if len(facts) > 2:
@@ -184,3 +197,11 @@ def caption(rows, metrics) -> str:
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + "."
+
+
+def _crash(strategy: str, repeats: list[RunRecord]) -> str:
+    outcome, note = majority_outcome(repeats)
+    died = [r for r in repeats if r.outcome == outcome]
+    where = (" during %s" % died[0].failed_during) if died[0].failed_during else ""
+    return "%s (%s%s, after %s%s)" % (strategy, outcome, where, fmt_s(summarize([r.wall_s for r in died]).median),
+                                      ", " + note if note else "")

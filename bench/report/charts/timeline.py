@@ -19,7 +19,7 @@ from matplotlib.patches import Patch
 from ... import timeline as run_timeline
 from ...records import RunRecord
 from .common import (MB, PHASE_ALPHA, PHASE_COLOURS, PHASE_ORDER, DEFAULT_PHASE_ALPHA, Chart,
-                     cap_label, cell_sort_key, downsample_max, fmt_mb, fmt_s, group_by, new_figure,
+                     cap_label, cell_sort_key, downsample_max, fixed_margins, fmt_mb, fmt_s, group_by, new_figure,
                      outcome_colour, project_size, representative, slugify, to_png, varying)
 
 MAX_PANELS = 12
@@ -200,7 +200,9 @@ def _chart(name: str, page: list[RunRecord], page_no: int, pages: int, n_records
         title += " [%d/%d]" % (page_no, pages)
     figure.suptitle(title, fontsize=12, fontweight="bold")
     _legend(figure, page)
-    figure.tight_layout(rect=(0, 0.06 if n > 1 else 0.09, 1, 0.97))
+    legend_rows = 2 if n > 1 or any(r.memory_limit_bytes for r in page) else 1
+    fixed_margins(figure, rows, cols, top=0.95, bottom=0.55 + 0.2 * legend_rows, left=0.75, right=0.25,
+                  row_gap=0.78, col_gap=0.65)
     png = to_png(figure)
     slug = slugify("timeline", name) + ("" if page_no == 1 else "-%d" % page_no)
     return Chart(slug=slug, kind="timeline", title=title, caption=caption(page, n_records), png=png)
@@ -236,7 +238,7 @@ def _panel(ax, record: RunRecord, several_sizes: bool, show: dict, compact: bool
         colour = outcome_colour(record.outcome)
         ax.plot([x], [y], marker="X", ms=11, color=colour, mec="black", mew=0.8, zorder=5)
         where = (" during %s" % record.failed_during) if record.failed_during else ""
-        ax.annotate("%s%s\nat %s, %s" % (record.outcome, where, fmt_s(x), fmt_mb(y * MB)),
+        ax.annotate("%s%s\nat %s" % (record.outcome, where, fmt_mb(y * MB)),
                     xy=(x, y), xytext=(-8, -6), textcoords="offset points", ha="right", va="top",
                     fontsize=7.5 if compact else 9, color=colour, fontweight="bold", zorder=6,
                     bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
@@ -288,14 +290,21 @@ def caption(page: list[RunRecord], n_records: int) -> str:
                      ", X marks where a run died" if any(crashed(r) for r in page) else "")]
     several_sizes = varying(page, project_size)
     show_strategy = varying(page, lambda r: r.strategy)
+    show_cap = varying(page, lambda r: r.memory_limit_bytes)
+    show_database = varying(page, lambda r: r.database.get("engine"))
 
     def who(record: RunRecord) -> str:
         text = "Django %s / Python %s" % (record.django_version, record.python_version)
         if show_strategy:
             text = "%s on %s" % (record.strategy, text)
+        extras = []
         if several_sizes:
-            text += " at %d models" % project_size(record)[0]
-        return text
+            extras.append("%d models" % project_size(record)[0])
+        if show_cap and not crashed(record):
+            extras.append("cap %s" % cap_label(record.memory_limit_bytes) if record.memory_limit_bytes else "no cap")
+        if show_database:
+            extras.append(record.database.get("engine", "?"))
+        return ", ".join([text] + extras)
 
     dead = [r for r in page if crashed(r)]
     if dead:
@@ -305,7 +314,7 @@ def caption(page: list[RunRecord], n_records: int) -> str:
             cap = ("at the %s cap " % cap_label(record.memory_limit_bytes)) if record.memory_limit_bytes else ""
             items.append("%s was %s %safter %s%s" % (who(record), _verb(record.outcome), cap,
                                                       fmt_s(record.wall_s), where))
-        more = "; %d more runs crashed" % (len(dead) - 3) if len(dead) > 3 else ""
+        more = ("; %d more run%s crashed" % (len(dead) - 3, "s" if len(dead) > 4 else "")) if len(dead) > 3 else ""
         sentences.append("; ".join(items) + more + ".")
     ok = [r for r in page if not crashed(r)]
     if ok:
@@ -321,8 +330,8 @@ def caption(page: list[RunRecord], n_records: int) -> str:
             text = "Finished runs peaked between %s (%s) and %s (%s)" % (
                 fmt_mb(low.peak_rss_bytes), who(low), fmt_mb(high.peak_rss_bytes), who(high))
         if render_s and slowest_render.wall_s and render_s >= 0.2 * slowest_render.wall_s:
-            text += "; rendering alone took %s of %s's %s" % (fmt_s(render_s), who(slowest_render),
-                                                             fmt_s(slowest_render.wall_s))
+            text += "; rendering alone took %s of %s for %s" % (fmt_s(render_s), fmt_s(slowest_render.wall_s),
+                                                               who(slowest_render))
         sentences.append(text + ".")
     return " ".join(sentences)
 

@@ -50,7 +50,7 @@ def _chart(scenario: tuple, strategy: str, database: str, group: list[RunRecord]
     show_cap = len({m for _, m in combos}) > 1
     lookup = {(c.django_version, c.python_version, c.memory_limit_bytes): s for c, s in cells.items()}
 
-    width = 0.8 / max(len(combos), 1)
+    width = min(0.8 / max(len(combos), 1), 0.4)
     bars = []  # (x, stats, tick label, django)
     for gi, django in enumerate(djangos):
         for ci, (python, cap) in enumerate(combos):
@@ -61,7 +61,7 @@ def _chart(scenario: tuple, strategy: str, database: str, group: list[RunRecord]
             tick = "\n".join(([("py" + python)] if show_python else []) + ([cap_label(cap)] if show_cap else []))
             bars.append((x, stats, tick or "Django %s" % django, django))
 
-    figure = new_figure(7.6)
+    figure = new_figure(7.6 if (show_python or show_cap) else 6.4)
     ax_time, ax_peak = figure.subplots(2, 1)
     repeats = max(s.n for _, s, _, _ in bars)
     _panel(ax_time, bars, width, lambda s: s.wall, 1.0, fmt_s_short, "wall time (s)")
@@ -73,7 +73,7 @@ def _chart(scenario: tuple, strategy: str, database: str, group: list[RunRecord]
                      zorder=4)
     for ax in (ax_time, ax_peak):
         ax.set_xticks([x for x, _, _, _ in bars])
-        ax.set_xticklabels([t for _, _, t, _ in bars], fontsize=7.5)
+        ax.set_xticklabels([t for _, _, t, _ in bars], fontsize=7.5 if (show_python or show_cap) else 9)
         ax.set_xlim(-0.5, len(djangos) - 0.5)
         if show_python or show_cap:
             trans = blended_transform_factory(ax.transData, ax.transAxes)
