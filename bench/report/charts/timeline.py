@@ -23,6 +23,7 @@ from .common import (MB, PHASE_ALPHA, PHASE_COLOURS, PHASE_ORDER, DEFAULT_PHASE_
                      outcome_colour, project_size, representative, slugify, to_png, varying)
 
 MAX_PANELS = 12
+LEGEND_COLUMNS = 5
 LINE_COLOUR = "#08306b"
 CAP_COLOUR = "#b30000"
 
@@ -166,14 +167,15 @@ def build(records: list[RunRecord]) -> list[Chart]:
             continue
         pages = [chosen[i:i + MAX_PANELS] for i in range(0, len(chosen), MAX_PANELS)]
         for page_no, page in enumerate(pages, start=1):
-            charts.append(_chart(name, page, page_no, len(pages), sum(len(c) for c in cells.values())))
+            charts.append(_chart(name, page, page_no, len(pages)))
     return charts
 
 
-def _chart(name: str, page: list[RunRecord], page_no: int, pages: int, n_records: int) -> Chart:
+def _chart(name: str, page: list[RunRecord], page_no: int, pages: int) -> Chart:
     several_sizes = varying(page, project_size)
     show = dict(strategy=varying(page, lambda r: r.strategy),
-                cap=varying(page, lambda r: r.memory_limit_bytes) or any(r.memory_limit_bytes for r in page))
+                cap=varying(page, lambda r: r.memory_limit_bytes) or any(r.memory_limit_bytes for r in page),
+                database=varying(page, lambda r: r.database.get("engine")))
     n = len(page)
     cols = 1 if n == 1 else 2 if n <= 8 else 3
     rows = -(-n // cols)
@@ -199,13 +201,12 @@ def _chart(name: str, page: list[RunRecord], page_no: int, pages: int, n_records
     if pages > 1:
         title += " [%d/%d]" % (page_no, pages)
     figure.suptitle(title, fontsize=12, fontweight="bold")
-    _legend(figure, page)
-    legend_rows = 2 if n > 1 or any(r.memory_limit_bytes for r in page) else 1
+    legend_rows = -(-_legend(figure, page) // LEGEND_COLUMNS)
     fixed_margins(figure, rows, cols, top=0.95, bottom=0.55 + 0.2 * legend_rows, left=0.75, right=0.25,
                   row_gap=0.78, col_gap=0.65)
     png = to_png(figure)
     slug = slugify("timeline", name) + ("" if page_no == 1 else "-%d" % page_no)
-    return Chart(slug=slug, kind="timeline", title=title, caption=caption(page, n_records), png=png)
+    return Chart(slug=slug, kind="timeline", title=title, caption=caption(page), png=png)
 
 
 def _panel(ax, record: RunRecord, several_sizes: bool, show: dict, compact: bool) -> None:
@@ -265,10 +266,12 @@ def _panel_label(record: RunRecord, several_sizes: bool, show: dict) -> str:
     parts.append("Py %s" % record.python_version)
     if show["cap"]:
         parts.append("cap %s" % cap_label(record.memory_limit_bytes))
+    if show["database"]:
+        parts.append(record.database.get("engine", "?"))
     return " / ".join(parts)
 
 
-def _legend(figure, page: list[RunRecord]) -> None:
+def _legend(figure, page: list[RunRecord]) -> int:
     phases = {s.phase for r in page for s in phase_spans(r.events, record_end(r))}
     handles = [Line2D([], [], color=LINE_COLOUR, lw=1.2, label="RSS (process tree)")]
     handles += [Patch(facecolor=PHASE_COLOURS[p], alpha=PHASE_ALPHA.get(p, DEFAULT_PHASE_ALPHA),
@@ -279,10 +282,12 @@ def _legend(figure, page: list[RunRecord]) -> None:
     for outcome in outcomes:
         handles.append(Line2D([], [], ls="none", marker="X", ms=9, color=outcome_colour(outcome), mec="black",
                               label=outcome))
-    figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize=8, frameon=False)
+    figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), LEGEND_COLUMNS), fontsize=8,
+                  frameon=False)
+    return len(handles)
 
 
-def caption(page: list[RunRecord], n_records: int) -> str:
+def caption(page: list[RunRecord]) -> str:
     """1-3 sentences: how to read it, then the crashes and the peaks, figures from the records."""
     sentences = ["RSS of each run over time (the median-wall repeat of each cell): bands are phases, "
                  "magenta is 'Rendering model states'%s%s." % (
