@@ -317,42 +317,75 @@ def test_timeline_from_events_when_the_record_has_no_samples():
     assert kinds(build_charts([record])) == ["timeline"]
 
 
-def sized(models, migrations, wall, peak_mb, outcome="ok", **changes):
+def sized(models, migrations, wall, peak_mb, outcome="ok", apps=2, vary=None, **changes):
+    scenario = {"name": "sweep", "sha256": "%064x" % (models * 1000 + migrations), "seed": 1, "source": "x"}
+    if vary is not None:
+        scenario["vary"] = vary
     return run(outcome=outcome, wall=wall, peak_mb=peak_mb, run_id="%s-%s-%s" % (models, migrations, changes),
-               scenario={"name": "sweep", "sha256": "%064x" % (models * 1000 + migrations), "seed": 1,
-                         "source": "x"},
-               project={"apps": 2, "models": models, "fields": 0, "migrations": migrations}, **changes)
+               scenario=scenario, project={"apps": apps, "models": models, "fields": 0, "migrations": migrations},
+               **changes)
 
 
 def test_scaling_fits_the_exponent_and_leaves_crashes_out():
     records = [sized(m, 10, wall=0.01 * m ** 2, peak_mb=20 * m ** 0.5) for m in (10, 20, 40, 80)]
     records.append(sized(160, 10, wall=5.0, peak_mb=512, outcome="oom-killed", cap=512 * MB))
-    assert scaling.x_variable(records) == "models"
-    capped, uncapped = scaling.series_for(records, "models")  # caps ascending, none last
+    assert scaling.variables_for(records) == ("models",)
+    capped, uncapped = scaling.series_for(records, ("models",))  # caps ascending, none last
     # the crash has its own cap, hence its own series; no ok point there, so no fit
-    assert capped.key.cap == 512 * MB and capped.fits["time"] is None and not capped.points["time"]
+    assert capped.key.memory_limit_bytes == 512 * MB and capped.fit is None and not capped.points
     assert [x for x, _ in capped.crashes] == [160]
-    assert uncapped.fits["time"].exponent == pytest.approx(2.0, abs=1e-6)
-    assert uncapped.fits["peak RSS"].exponent == pytest.approx(0.5, abs=1e-6)
+    assert uncapped.fit.time.exponents[0] == pytest.approx(2.0, abs=1e-6)
+    assert uncapped.fit.peak.exponents[0] == pytest.approx(0.5, abs=1e-6)
+    assert [p.sizes["models"] for p in uncapped.points] == [10, 20, 40, 80]
     charts = build_charts(records)
     check_all(charts)
     chart = [c for c in charts if c.kind == "scaling"][0]
     assert chart.slug == "scaling-sweep"
-    assert "No cap: time grows as models^2.00 (R² 1.00, 4 points), peak RSS as models^0.50" in chart.caption
+    assert "cap none: time grows as models^2.00 (R² 1.00, 4 sizes), peak RSS as models^0.50" in chart.caption
     assert "crashed runs" in chart.caption
     # the same crash in the uncapped series: still drawn, still not fitted
     records[-1] = replace(records[-1], memory_limit_bytes=None)
-    series = scaling.series_for(records, "models")
-    assert len(series) == 1 and series[0].fits["time"].exponent == pytest.approx(2.0, abs=1e-6)
+    (series,) = scaling.series_for(records, ("models",))
+    assert series.fit.time.exponents[0] == pytest.approx(2.0, abs=1e-6) and len(series.crashes) == 1
 
 
 def test_scaling_uses_migrations_when_models_are_constant_and_needs_two_sizes():
     records = [sized(40, n, wall=0.1 * n, peak_mb=60) for n in (50, 100, 200)]
     assert scaling.x_variable(records) == "migrations"
     chart = [c for c in build_charts(records) if c.kind == "scaling"][0]
-    assert "Time grows as migrations^1.00 (R² 1.00, 3 points)" in chart.caption
+    assert "Time grows as migrations^1.00 (R² 1.00, 3 sizes)" in chart.caption
     assert scaling.x_variable(records[:1]) is None
     assert "scaling" not in kinds(build_charts(records[:1]))
+
+
+def test_scaling_of_a_sweep_over_apps_and_migrations_fits_both():
+    """`migbench sweep --vary apps=2,4,8 migrations=1,3`: the records say what was varied (scenario.vary);
+    both counts grow with apps, so only a two-variable fit (bench/growth.py) separates them."""
+    records = []
+    for apps in (2, 4, 8):
+        for per_app in (1, 3):
+            models, migrations = 5 * apps, apps * per_app
+            records.append(sized(models, migrations, wall=0.01 * models ** 1.5 * migrations ** 0.5, peak_mb=50,
+                                 apps=apps, vary={"apps": apps, "migrations": per_app}))
+    assert scaling.variables_for(records) == ("models", "migrations")
+    (series,) = scaling.series_for(records, scaling.variables_for(records))
+    assert series.fit.time.exponents == pytest.approx((1.5, 0.5), abs=1e-6)
+    assert {p.level for p in series.points} == {(("migrations", 1),), (("migrations", 3),)}
+    chart = [c for c in build_charts(records) if c.kind == "scaling"][0]
+    check_chart(chart)
+    assert "Time grows as models^1.50 · migrations^0.50 (R² 1.00, 6 sizes)" in chart.caption
+    # an apps-only sweep: migrations grow with apps too, but the fit is on models alone, as the sweep's
+    apps_only = [r for r in records if r.scenario["vary"]["migrations"] == 1]
+    assert scaling.variables_for(apps_only) == ("models",)
+
+
+@pytest.mark.parametrize("axes", [{"apps": [2, 4]}, {"models": [5, 10]}, {"migrations": [1, 3]},
+                                  {"apps": [2, 4], "migrations": [1, 3]}, {"apps": [2, 4], "models": [5]},
+                                  {"apps": [2], "migrations": [1, 3], "models": [4, 8]}])
+def test_scaling_chooses_the_variables_the_sweep_fits(axes):
+    from migbench.bench import sweep
+
+    assert scaling.fit_variables(axes) == sweep.fit_variables(axes)
 
 
 def test_many_cells_split_the_timeline_and_slugs_stay_unique():
