@@ -63,7 +63,7 @@ def phases(events: list[dict], wall_s: float) -> dict[str, float | None]:
     end = times.get("end", wall_s)
     result: dict[str, float | None] = {
         "startup": times.get("start"),
-        "setup": _span(times.get("start"), times.get("setup_end"), end),
+        "setup": _span(times.get("start"), times.get("setup_end", _next_mark(times)), end),
         "loading": None,
         "rendering": None,
         "applying": None,
@@ -113,6 +113,12 @@ def last_migration(events: list[dict]) -> str | None:
         if event.get("migration"):
             return event["migration"]
     return None
+
+
+def _next_mark(times: dict[str, float]) -> float | None:
+    """Where setup ends for a worker that reports no `setup_end` (the floor's SQL replay)."""
+    marks = [times[k] for k in ("render_start", "apply_start", "unapply_start", "post_migrate_start") if k in times]
+    return min(marks, default=None)
 
 
 def _span(start: float | None, stop: float | None, end: float) -> float | None:

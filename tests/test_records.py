@@ -118,6 +118,14 @@ def test_phases_of_a_finished_migrate(tmp_path):
     assert timeline.failed_during(parsed) is None
 
 
+def test_setup_without_setup_end_stops_at_the_first_apply():
+    """The floor's SQL replay reports no setup_end: setup must not overlap applying."""
+    events = [{"event": "start", "t": 0.04}, {"event": "apply_start", "t": 0.05},
+              {"event": "apply_success", "t": 0.9}, {"event": "end", "t": 1.0}]
+    phases = timeline.phases(events, 1.1)
+    assert phases["setup"] == pytest.approx(0.01) and phases["applying"] == pytest.approx(0.85)
+
+
 def test_killed_while_rendering(tmp_path):
     events = [("start", 0.1), ("setup_end", 0.5), ("render_start", 0.6)]
     write_events(tmp_path / "e", [{"event": n, "t": t, "rss": 1} for n, t in events], torn=True)
