@@ -62,6 +62,8 @@ def test_records_follow_the_contract(quick_run):
     capped = [load_record(p) for p in paths if "mem256M" in p.name][0]
     assert capped.memory_limit_bytes == 256 * 2**20
     assert "outcome" in proc.stdout and "records in" in proc.stdout  # the summary table
+    report = out / "report" / "report.html"
+    assert "report in %s" % report in proc.stdout and report.is_file(), "the report of the records"
 
 
 def test_rerun_resumes_and_never_rewrites(quick_run):
