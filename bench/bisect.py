@@ -35,11 +35,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .limiters import format_size, parse_size
+from .limiters import format_size
 from .progress import mib as megabytes
 
 MiB = 2**20
-GiB = 2**30
 # Outcomes that mean "this cap is too small"; `ok` means it is enough.
 NEEDS_MORE = ("oom-killed", "segfault", "memory-error")
 
@@ -220,15 +219,8 @@ def _confirm(run, result: Bisection, widen: int) -> None:
 
 
 def size(value: int | None) -> str:
-    """An exact label: 1040M stays "1040M". `format_size` rounds to one decimal from 1G up
-    (1040M and 1072M both read "1G"), and two caps of one bisection must never share a
-    label, nor a record file (bench/bisect_run.py names files with this)."""
-    if value is None or value % GiB == 0 or parse_size(format_size(value)) == value:
-        return format_size(value)
-    for unit, scale in (("M", MiB), ("K", 2**10)):
-        if value % scale == 0:
-            return "%d%s" % (value // scale, unit)
-    return "%dB" % value
+    """A cap's label ("1040M"): exact, so two caps of one bisection never share one."""
+    return format_size(value)
 
 
 def _failure_at(result: Bisection, cap: int) -> str:

@@ -88,20 +88,6 @@ def command_probe(argv: Sequence[str], limiter: str = "auto", timeout_s: float |
     return probe
 
 
-class BisectStore(ResultStore):
-    """The run store, with caps named exactly in file names (`mem1040M`, not `mem1G`).
-
-    Cell.slug labels caps with `format_size`, which rounds from 1G up, so two
-    caps of one bisection (1040M and 1072M) would share a file: the second would
-    be refused, or worse, resumed from the first's record.
-    """
-
-    def path_for(self, cell: Cell, repeat: int) -> Path:
-        path = super().path_for(cell, repeat)
-        rounded, exact = "--mem%s--" % cell.memory_label, "--mem%s--" % size(cell.memory_limit_bytes)
-        return path.with_name(path.name.replace(rounded, exact, 1))
-
-
 class RecordProbe:
     """Probes of one cell, each a `migbench run` record in `store` (read back when already there)."""
 
@@ -184,7 +170,7 @@ def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, 
         raise MigbenchError("--limiter none cannot cap memory, and every probe of a bisection runs under a "
                             "cap; use --limiter auto, cgroup2, cgroup1, systemd or rlimit")
     matrix = plan_with_notes(scenario, options, high, progress)
-    store = BisectStore(out)
+    store = ResultStore(out)
     _check_same_project(store, scenario, matrix.project_target)
     # high, low, the bisection, two confirmations, the uncapped run: a guess (widening adds more)
     steps = math.ceil(math.log2((high - low) / tolerance))
@@ -258,5 +244,5 @@ def write_summary(result: Bisection, probe: RecordProbe, started_at: datetime.da
     return path
 
 
-__all__ = ["BisectStore", "RecordProbe", "SCHEMA", "bisect_scenario", "command_probe", "parse_bounds",
+__all__ = ["RecordProbe", "SCHEMA", "bisect_scenario", "command_probe", "parse_bounds",
            "plan_with_notes", "write_summary"]

@@ -128,7 +128,12 @@ def parse_size(value: str | int | None) -> int | None:
 
 
 def format_size(size: int | None) -> str:
-    """536870912 -> "512M": a short label; exact multiples round-trip through parse_size."""
+    """536870912 -> "512M": the shortest label that parses back to exactly `size`.
+
+    Exact because labels name record files and cells: 1040M must not read
+    "1G" (a bisection probes both), so a one-decimal form ("1.5G") is used
+    only when it round-trips, else the next smaller unit ("1040M").
+    """
     if size is None:
         return "none"
     for unit in ("T", "G", "M", "K"):
@@ -136,7 +141,9 @@ def format_size(size: int | None) -> str:
             value = size / _UNITS[unit]
             if size % _UNITS[unit] == 0:
                 return "%d%s" % (value, unit)
-            return ("%.1f" % value).rstrip("0").rstrip(".") + unit
+            label = ("%.1f" % value).rstrip("0").rstrip(".") + unit
+            if parse_size(label) == size:
+                return label
     return "%dB" % size
 
 

@@ -95,7 +95,6 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--format", default="html,md", help="comma-separated: html, md (default: html,md)")
     report.set_defaults(handler=_report)
 
-    # -- compare: parser (owned by the compare module's author) --
     compare = commands.add_parser(
         "compare", help="pair two sets of result records cell by cell and show time and memory ratios",
         description="Pair runs of the same cell (scenario, strategy, Django, Python, cap, database) in "
@@ -112,19 +111,66 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--metric", help="comma-separated metrics to show and gate on: time, peak "
                                           "(default: time,peak)")
     compare.set_defaults(handler=_compare)
-    # -- end compare parser --
 
-    # -- bisect: parser (owned by the bisect module's author) --
     bisect = commands.add_parser(
-        "bisect", help="find the smallest memory cap under which migrate finishes, by real capped runs")
+        "bisect", help="find the smallest memory cap under which migrate finishes, by real capped runs",
+        description="For each cell (Django x Python x strategy), bisect the memory cap between --low and "
+                    "--high with real capped runs until the bracket is at most --tolerance, confirm the "
+                    "answer with a repeat at it and a run one step below, and compare it with the uncapped "
+                    "peak (docs/bisect.md). Every probe is a result record in --out; the same command "
+                    "resumes. Exit status: 0 when every cell got an answer, 1 when one did not (--high "
+                    "fails, an error or timeout, a threshold too noisy), 2 for unusable input.")
+    bisect.add_argument("scenario", help="a scenario file, or the name of a shipped one")
+    bisect.add_argument("--django", help="comma-separated Django lines or releases; one bisection each "
+                                         "(default: the scenario's [run], else the installed Django)")
+    bisect.add_argument("--python", help="comma-separated interpreters (versions like 2.7,3.11 or paths)")
+    bisect.add_argument("--strategy", help="comma-separated strategies (default: all)")
+    bisect.add_argument("--low", default="64M", help="smallest cap to try (default: 64M)")
+    bisect.add_argument("--high", default="4G", help="largest cap to try; tried first (default: 4G)")
+    bisect.add_argument("--tolerance", default="8M", help="stop when the bracket is this narrow (default: 8M)")
+    bisect.add_argument("--limiter", help="auto, cgroup2, cgroup1, systemd or rlimit (default: auto)")
+    bisect.add_argument("--timeout", help="per-run time limit, e.g. 30m (default: none)")
+    bisect.add_argument("--interval", help="RSS sampling interval (default: 20ms)")
+    bisect.add_argument("--seed", type=int, help="override the scenario's seed")
+    bisect.add_argument("--out", help="directory for the probes' records and the summaries "
+                                      "(default: results/SCENARIO-bisect)")
+    bisect.add_argument("--no-uncapped", dest="no_uncapped", action="store_true",
+                        help="do not run an uncapped run for the cap/peak comparison when none is recorded")
     bisect.set_defaults(handler=_bisect)
-    # -- end bisect parser --
 
-    # -- sweep: parser (owned by the sweep module's author) --
     sweep = commands.add_parser(
-        "sweep", help="run a scenario at several sizes and fit how time and memory grow")
+        "sweep", help="run a scenario at several sizes and fit how time and memory grow",
+        description="Run the scenario at each size of the --vary grid (everything else fixed, same seed; "
+                    "smallest first), all records into one --out, then fit time and peak RSS against the "
+                    "generated project's model and/or migration counts (power law on log-log axes, with R^2) "
+                    "per series (strategy, Django, Python, cap). With --budget, a size whose estimated time "
+                    "(from the sizes already measured) exceeds what is left is skipped, with every larger "
+                    "size. The same command resumes an interrupted sweep (docs/sweep.md). Exit status: 1 "
+                    "when a run's validation found a problem, 2 for unusable input.")
+    sweep.add_argument("scenario", nargs="?", default="quick",
+                       help="a scenario file, or the name of a shipped one (default: quick)")
+    sweep.add_argument("--vary", action="append", required=True, metavar="NAME=V1,V2,...",
+                       help="sizes to run: apps=N,... (number of apps), models=K,... (models per app) or "
+                            "migrations=M,... (migrations per app); repeat the option to vary several "
+                            "(the grid is every combination)")
+    for option, text in (
+            ("--django", "comma-separated Django lines or releases (default: the scenario's [run], else the "
+                         "installed Django)"),
+            ("--python", "comma-separated interpreters (versions or paths)"),
+            ("--memory", "comma-separated caps, e.g. 512M,none (default: none)"),
+            ("--strategy", "comma-separated strategies (default: all)"),
+            ("--repeat", "runs per cell and size (default: 1)"),
+            ("--budget", "time for the whole sweep, e.g. 30m: a size estimated not to fit in what is left "
+                         "is skipped before it starts (default: none)"),
+            ("--limiter", "auto, cgroup2, cgroup1, systemd, rlimit or none (default: auto)"),
+            ("--timeout", "per-run time limit, e.g. 30m (default: none)"),
+            ("--interval", "RSS sampling interval (default: 20ms)"),
+            ("--out", "directory for the records and the sweep summary (default: results/SCENARIO-sweep)")):
+        sweep.add_argument(option, help=text)
+    sweep.add_argument("--seed", type=int, help="override the scenario's seed (the same at every size)")
+    sweep.add_argument("--no-report", dest="no_report", action="store_true",
+                       help="do not rebuild OUT/report (HTML + Markdown) after the sweep")
     sweep.set_defaults(handler=_sweep)
-    # -- end sweep parser --
 
     scenarios = commands.add_parser("scenarios", help="list the shipped scenarios")
     scenarios.set_defaults(handler=_scenarios)
@@ -307,7 +353,6 @@ def _write_report(results, sources: list[str], out: Path, formats=("html", "md")
     return write_report(build_report(results, [str(s) for s in sources]), out, formats)
 
 
-# -- compare: handler (owned by the compare module's author) --
 def _compare(args) -> int:
     from .bench.report.compare import run_compare
 
@@ -315,7 +360,6 @@ def _compare(args) -> int:
     for line in lines:
         print(line)
     return status
-# -- end compare handler --
 
 
 def _report_after_run(out: Path) -> None:
@@ -331,16 +375,51 @@ def _report_after_run(out: Path) -> None:
     print("report in %s" % written["html"])
 
 
-# -- bisect: handler (owned by the bisect module's author) --
 def _bisect(args) -> int:
-    raise MigbenchError("bisect: not built yet")
-# -- end bisect handler --
+    import signal
+
+    from .bench.bisect_run import bisect_scenario, parse_bounds
+    from .bench.plan import default_out, resolve_options
+
+    scenario = _scenario(args)
+    bounds = parse_bounds(args.low, args.high, args.tolerance)
+    cli = {key: getattr(args, key) for key in ("django", "python", "strategy", "limiter", "timeout", "interval")}
+    cli.update(memory="none", repeat="1", database=None, dev_loop="off")  # bisect chooses the caps
+    options = resolve_options(cli, scenario.run, scenario.source)
+    out = Path(args.out) if args.out else default_out(scenario.name + "-bisect")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up like Ctrl-C
+    try:
+        results = bisect_scenario(scenario, options, bounds, out, ["migbench"] + list(sys.argv[1:]),
+                                  uncapped=not args.no_uncapped)
+    except KeyboardInterrupt:
+        print("migbench: interrupted; the unfinished run was discarded, finished probes are kept in %s; "
+              "run the same command again to resume" % out, file=sys.stderr)
+        return 130
+    return 0 if all(result.answered for result in results) else 1
 
 
-# -- sweep: handler (owned by the sweep module's author) --
 def _sweep(args) -> int:
-    raise MigbenchError("sweep: not built yet")
-# -- end sweep handler --
+    import signal
+
+    from .bench.sweep import prepare_sweep
+
+    cli = {key: getattr(args, key, None) for key in ("django", "python", "memory", "strategy", "repeat",
+                                                     "limiter", "timeout", "interval")}
+    sweep = prepare_sweep(_scenario(args), args.vary, cli, args.budget, args.out, ["migbench"] + sys.argv[1:])
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # like run: child killed, cgroup removed
+    try:
+        result = sweep.run()
+    except KeyboardInterrupt:
+        print("migbench: interrupted; finished runs are kept in %s (summary: %s); run the same command "
+              "again to resume" % (sweep.store.root, sweep.summary_path()), file=sys.stderr)
+        return 130
+    for line in result.lines():
+        print(line)
+    if not args.no_report:
+        _report_after_run(result.out)
+    for line in result.problems():
+        print("migbench: %s" % line, file=sys.stderr)
+    return result.status
 
 
 # -- scenarios, envs -----------------------------------------------------------------

@@ -17,8 +17,8 @@ import pytest
 from conftest import environment_or_skip
 from migbench.bench import limiters
 from migbench.bench.bisect import ANSWERED, HIGH_FAILS, STOPPED, UNCERTAIN, Probe, bisect_cap, size
-from migbench.bench.bisect_run import SCHEMA, BisectStore, command_probe
-from migbench.bench.records import Cell, load_record
+from migbench.bench.bisect_run import SCHEMA, command_probe
+from migbench.bench.records import Cell, ResultStore, load_record
 from migbench.bench.report.load import load_results
 from migbench.cli import main
 from migbench.targets import DEFAULT_LINE
@@ -182,7 +182,7 @@ def test_lines_show_every_probe_and_compare_with_the_uncapped_peak():
 
 def test_caps_are_named_exactly_so_probes_never_share_a_record_file(tmp_path):
     cell = Cell("s", "0" * 64, "all", "1.8.19", "3.11.7", 1040 * MiB, "sqlite")
-    store = BisectStore(tmp_path)
+    store = ResultStore(tmp_path)
     names = {store.path_for(dataclasses.replace(cell, memory_limit_bytes=cap * MiB), 1).name
              for cap in (1024, 1040, 1072, 1536, 2080)}
     assert len(names) == 5 and any("--mem1040M--" in n for n in names) and any("--mem1.5G--" in n for n in names)

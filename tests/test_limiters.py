@@ -74,7 +74,7 @@ def test_parse_size_rejects_with_one_line_naming_the_value(text):
 
 
 @pytest.mark.parametrize("size, label", [
-    (512 * MiB, "512M"), (2**30, "1G"), (3 * 2**29, "1.5G"), (64 * 1024, "64K"),
+    (512 * MiB, "512M"), (2**30, "1G"), (3 * 2**29, "1.5G"), (1040 * MiB, "1040M"), (2080 * MiB, "2080M"), (64 * 1024, "64K"),
     (100, "100B"), (2**40, "1T"), (None, "none"),
 ])
 def test_format_size(size, label):
