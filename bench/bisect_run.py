@@ -37,7 +37,7 @@ from .outcome import classify
 from .plan import RunOptions
 from .progress import Progress
 from .records import Cell, ResultStore, RunRecord, load_record
-from .runner import Matrix, PlannedCell, _check_same_project, plan_matrix, run_once
+from .runner import Matrix, PlannedCell, _check_same_project, plan_with_notes, run_once
 from .supervisor import DEFAULT_INTERVAL, supervise
 
 SCHEMA = "migbench.bisect/1"
@@ -146,20 +146,6 @@ class RecordProbe:
         return {k: capped[-1].get(k) for k in ("name", "caps", "why", "swap_limited")} if capped else {}
 
 
-def plan_with_notes(scenario: Scenario, options: RunOptions, cap: int | None, progress: Progress) -> Matrix:
-    """The matrix, saying which limiter caps `cap` and why, the pairs skipped and the project.
-
-    What `migbench run` prints before its first run too (it may call this with its largest cap).
-    """
-    chosen = limiters.choose(options.limiter, cap)
-    progress.note("limiter      %s: %s" % (chosen.name, chosen.why))
-    matrix = plan_matrix(scenario, options, on_note=progress.note)
-    for reason in matrix.skipped:
-        progress.note("skipped      %s" % reason)
-    progress.note("project      %s (generated for Django %s)" % (matrix.project, matrix.project_target))
-    return matrix
-
-
 def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, int, int], out: Path,
                     command: list[str], uncapped: bool = True, stream=None) -> list[Bisection]:
     """Bisect every cell of the matrix; print probes as they finish; write one summary per cell."""
@@ -244,5 +230,4 @@ def write_summary(result: Bisection, probe: RecordProbe, started_at: datetime.da
     return path
 
 
-__all__ = ["RecordProbe", "SCHEMA", "bisect_scenario", "command_probe", "parse_bounds",
-           "plan_with_notes", "write_summary"]
+__all__ = ["RecordProbe", "SCHEMA", "bisect_scenario", "command_probe", "parse_bounds", "write_summary"]

@@ -30,7 +30,7 @@ from ..provenance import git_commit
 from ..generator import build_project, write_project
 from ..generator.scenario import Scenario
 from ..targets import resolve_line
-from . import baseline, environments, host, strategies, validation, variants
+from . import baseline, environments, host, limiters, strategies, validation, variants
 from .environments import Environment
 from .plan import RunOptions, generation_target
 from .records import Cell, ResultStore, RunRecord, load_record
@@ -92,6 +92,20 @@ def plan_matrix(scenario: Scenario, options: RunOptions, on_note: Callable[[str]
     if not cells:
         raise MigbenchError("no cell of the matrix can run here: %s" % "; ".join(skipped))
     return Matrix(cells, skipped, project, target)
+
+
+def plan_with_notes(scenario: Scenario, options: RunOptions, cap: int | None, progress) -> Matrix:
+    """The matrix, saying which limiter caps `cap` and why, the pairs skipped and the project.
+
+    What `migbench run` and `migbench bisect` print before their first run.
+    """
+    chosen = limiters.choose(options.limiter, cap)
+    progress.note("limiter      %s: %s" % (chosen.name, chosen.why))
+    matrix = plan_matrix(scenario, options, on_note=progress.note)
+    for reason in matrix.skipped:
+        progress.note("skipped      %s" % reason)
+    progress.note("project      %s (generated for Django %s)" % (matrix.project, matrix.project_target))
+    return matrix
 
 
 def prepare_project(scenario: Scenario, target: str, on_note: Callable[[str], None] = print) -> Path:

@@ -277,11 +277,10 @@ def _manifest(project: Path) -> dict:
 def _run(args) -> int:
     import signal
 
-    from .bench import limiters
     from .bench.plan import default_out, resolve_options
     from .bench.progress import Progress
     from .bench.records import ResultStore
-    from .bench.runner import UnpreparedCells, plan_matrix, run_matrix
+    from .bench.runner import UnpreparedCells, plan_with_notes, run_matrix
     from .bench.summary import invalid_lines, records_by_cell, strategy_lines, summary_lines
 
     scenario = _scenario(args)
@@ -291,12 +290,7 @@ def _run(args) -> int:
     out = Path(args.out) if args.out else default_out(scenario.name)
     progress = Progress()
     caps = [m for m in options.memories if m is not None]
-    probe = limiters.choose(options.limiter, max(caps) if caps else None)
-    progress.note("limiter      %s: %s" % (probe.name, probe.why))
-    matrix = plan_matrix(scenario, options, on_note=progress.note)
-    for reason in matrix.skipped:
-        progress.note("skipped      %s" % reason)
-    progress.note("project      %s (generated for Django %s)" % (matrix.project, matrix.project_target))
+    matrix = plan_with_notes(scenario, options, max(caps) if caps else None, progress)
     store = ResultStore(out)
     # SIGTERM (a CI cancel, `kill`) must clean up like Ctrl-C: child killed, cgroup removed.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
