@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ...errors import MigbenchError
-from ..records import SCHEMA, RunRecord, load_record
+from ..records import SCHEMA, RunRecord, load_record, record_from_dict
 
 _RUN_SCHEMA_FAMILY = SCHEMA.split("/")[0] + "/"  # "migbench.run/"
 
@@ -65,24 +65,32 @@ def _load_directory(root: Path, result: ResultSet) -> int:
     for path in sorted(root.rglob("*.json")):
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue  # a store's temporary file, or a hidden tool directory
-        if not _looks_like_run(path):
+        data = _parsed(path)
+        if data is None:
+            _add(load_record(path), path, result)  # unreadable: load_record names the problem
+        elif not _is_run(data):
             result.skipped.append(path)
             continue
-        _add(load_record(path), path, result)
+        else:
+            _add(record_from_dict(data, str(path)), path, result)
         found += 1
     return found
 
 
-def _looks_like_run(path: Path) -> bool:
+def _parsed(path: Path) -> object | None:
+    """The file's JSON, or None when it cannot be read or parsed (records are large: parse once)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _is_run(data: object) -> bool:
     """False only for well-formed JSON that declares itself something else.
 
-    Anything that does not parse goes to load_record, which names the
-    problem: a torn record must be reported, not skipped.
+    Anything else goes on to record_from_dict, which names the problem: a
+    torn or truncated record must be reported, not skipped.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return True
     if not isinstance(data, dict):
         return True
     schema = data.get("schema")
