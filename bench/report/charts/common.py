@@ -215,6 +215,21 @@ def scenario_key(record: RunRecord) -> tuple:
     return (record.scenario.get("name", "?"), record.scenario.get("sha256", ""))
 
 
+def names_with_several_sizes(records: Iterable[RunRecord]) -> set[str]:
+    """Scenario names recorded under more than one hash (a sweep, or files sharing a name)."""
+    by_name = group_by(records, lambda r: scenario_key(r)[0])
+    return {name for name, rs in by_name.items() if len({scenario_key(r)[1] for r in rs}) > 1}
+
+
+def scenario_title(prefix: str, name: str, group: Sequence[RunRecord], with_size: bool) -> str:
+    """'<prefix>: <scenario>', with 'at N models' when the name covers several sizes."""
+    title = "%s: %s" % (prefix, name)
+    models = (group[0].project or {}).get("models")
+    if with_size and models:
+        title += " at %d models" % models
+    return title
+
+
 def project_size(record: RunRecord) -> tuple:
     p = record.project or {}
     return (p.get("models") or 0, p.get("migrations") or 0, p.get("apps") or 0)

@@ -12,16 +12,16 @@ from matplotlib.patches import Rectangle
 
 from ...records import RunRecord
 from .common import (Chart, cap_key, cap_label, cell_sort_key, cell_stats, fmt_mb, fmt_s_short,
-                     group_by, join_words, new_figure, outcome_colour, outcome_legend_handles, scenario_key,
-                     slugify, sort_outcomes, text_colour_on, to_png, version_key)
+                     group_by, join_words, names_with_several_sizes, new_figure, outcome_colour,
+                     outcome_legend_handles, scenario_key, scenario_title, slugify, sort_outcomes,
+                     text_colour_on, to_png, version_key)
 
 MISSING_COLOUR = "#f2f2f2"
 
 
 def build(records: list[RunRecord]) -> list[Chart]:
     charts = []
-    names = group_by(records, lambda r: scenario_key(r)[0])
-    several_hashes = {n for n, rs in names.items() if len({scenario_key(r)[1] for r in rs}) > 1}
+    several_hashes = names_with_several_sizes(records)
     groups = group_by(sorted(records, key=cell_sort_key),
                       lambda r: (scenario_key(r), r.strategy, r.database.get("engine", "")))
     several_databases = len({k[2] for k in groups}) > 1
@@ -80,10 +80,7 @@ def _chart(scenario: tuple, strategy: str, database: str, group: list[RunRecord]
         spine.set_visible(False)
     handles = outcome_legend_handles(sort_outcomes(s.outcome for s in stats.values()))
     figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    title = "Crash matrix: %s" % name
-    models = group[0].project.get("models")
-    if with_hash and models:
-        title += " at %d models" % models
+    title = scenario_title("Crash matrix", name, group, with_hash)
     title += " (%s%s)" % (strategy, ", " + database if with_database else "")
     figure.suptitle(title, fontsize=12, fontweight="bold")
     figure.tight_layout(rect=(0, 0.08 if height < 4 else 0.05, 1, 0.95))

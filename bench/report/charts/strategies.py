@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from ...records import RunRecord
 from ...stats import summarize
-from .common import (MB, Chart, cap_label, cell_sort_key, fmt_mb, fmt_ratio, fmt_s, fmt_s_short, group_by,
-                     majority_outcome, new_figure, outcome_colour, outcome_legend_handles, scenario_key, slugify,
+from .common import (MB, Chart, cap_label, cell_sort_key, fmt_mb, fmt_ratio, fmt_s, fmt_s_short,
+                     group_by, majority_outcome, names_with_several_sizes, new_figure,
+                     outcome_colour, outcome_legend_handles, scenario_key, scenario_title, slugify,
                      sort_outcomes, strategy_key, to_png)
 
 BASELINE = "all"
@@ -24,8 +25,7 @@ TEST_DATABASE = "test database"
 
 def build(records: list[RunRecord]) -> list[Chart]:
     charts = []
-    names = group_by(records, lambda r: scenario_key(r)[0])
-    several_hashes = {n for n, rs in names.items() if len({scenario_key(r)[1] for r in rs}) > 1}
+    several_hashes = names_with_several_sizes(records)
     groups = group_by(sorted(records, key=cell_sort_key),
                       lambda r: (scenario_key(r), r.django_version, r.python_version, r.memory_limit_bytes,
                                  r.database.get("engine", "")))
@@ -135,10 +135,7 @@ def _chart(key: tuple, group: list[RunRecord], with_hash: bool) -> Chart:
     if outcomes != ["ok"]:
         figure.legend(handles=outcome_legend_handles(outcomes), loc="lower center", ncol=len(outcomes),
                       fontsize=8, frameon=False)
-    title = "Strategies: %s" % name
-    models = group[0].project.get("models")
-    if with_hash and models:
-        title += " at %d models" % models
+    title = scenario_title("Strategies", name, group, with_hash)
     title += ", Django %s / Python %s%s" % (django, python, (", cap %s" % cap_label(cap)) if cap else "")
     figure.suptitle(title, fontsize=11.5, fontweight="bold")
     figure.tight_layout(rect=(0, 0.04 if outcomes != ["ok"] else 0, 1, 0.95))

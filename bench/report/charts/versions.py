@@ -12,9 +12,10 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
 from ...records import RunRecord
-from .common import (MB, CellStats, Chart, cap_key, cap_label, cell_sort_key, cell_stats, error_bar, fmt_mb,
-                     fmt_range, fmt_s_short, group_by, join_words, log_scale_wanted, new_figure, outcome_colour,
-                     outcome_legend_handles, plain_log_axis, scenario_key, slugify, sort_outcomes, to_png,
+from .common import (MB, CellStats, Chart, cap_key, cap_label, cell_sort_key, cell_stats, error_bar,
+                     fmt_mb, fmt_range, fmt_s_short, group_by, join_words, log_scale_wanted,
+                     names_with_several_sizes, new_figure, outcome_colour, outcome_legend_handles,
+                     plain_log_axis, scenario_key, scenario_title, slugify, sort_outcomes, to_png,
                      version_key)
 
 CAP_MARK_COLOUR = "#b30000"
@@ -22,7 +23,7 @@ CAP_MARK_COLOUR = "#b30000"
 
 def build(records: list[RunRecord]) -> list[Chart]:
     charts = []
-    names_with_sizes = _names_with_several_hashes(records)
+    names_with_sizes = names_with_several_sizes(records)
     groups = group_by(sorted(records, key=cell_sort_key),
                       lambda r: (scenario_key(r), r.strategy, r.database.get("engine", "")))
     for (scenario, strategy, database), group in groups.items():
@@ -32,11 +33,6 @@ def build(records: list[RunRecord]) -> list[Chart]:
         charts.append(_chart(scenario, strategy, database, group, scenario[0] in names_with_sizes,
                              len({k[2] for k in groups}) > 1))
     return charts
-
-
-def _names_with_several_hashes(records: list[RunRecord]) -> set[str]:
-    hashes = group_by(records, lambda r: scenario_key(r)[0])
-    return {name for name, rs in hashes.items() if len({scenario_key(r)[1] for r in rs}) > 1}
 
 
 def _chart(scenario: tuple, strategy: str, database: str, group: list[RunRecord], with_hash: bool,
@@ -87,10 +83,7 @@ def _chart(scenario: tuple, strategy: str, database: str, group: list[RunRecord]
         handles.append(Line2D([], [], color=CAP_MARK_COLOUR, ls="--", lw=1.6, label="memory cap of that run"))
     ax_time.legend(handles=handles, fontsize=8, loc="upper left", frameon=False,
                    ncol=min(len(handles), 4))
-    title = "Wall time and peak memory by version: %s" % name
-    models = group[0].project.get("models")
-    if with_hash and models:
-        title += " at %d models" % models
+    title = scenario_title("Wall time and peak memory by version", name, group, with_hash)
     title += " (%s%s)" % (strategy, ", " + database if with_database else "")
     figure.suptitle(title, fontsize=12, fontweight="bold")
     figure.tight_layout(rect=(0, 0, 1, 0.97), h_pad=2.5)
