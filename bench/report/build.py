@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 from .charts import Chart, build_charts
 from .load import ResultSet
-from .tables import Table, cell_table, group_by_cell, problem_lines, provenance_table, strategy_tables
+from .minimal import cap_searches
+from .tables import (Table, cell_table, group_by_cell, minimal_cap_table, problem_lines, provenance_table,
+                     strategy_tables)
 
 
 @dataclass
@@ -46,12 +48,24 @@ _CHART_SECTIONS = (
      "Median wall time and peak RSS per version pair; bars are labelled with the outcome of their runs."),
     ("crash-matrix", "Crash matrix",
      "Outcome of every (version, memory cap) cell: where a cap is too small for a version."),
+    ("minimal-cap", "Minimal memory",
+     "The smallest memory cap under which migrate finished, for every cell run under three caps or more "
+     "(a `migbench bisect`): found from capped runs, not read off an uncapped peak."),
     ("strategies", "Strategies",
      "The same project migrated in different ways, as ratios to `all` (plain `migrate` from empty). "
      "Every strategy's final schema is checked against the reference migrate."),
     ("scaling", "Scaling",
      "Cost against project size on log-log axes: the slope of the fitted line is the growth exponent."),
 )
+
+
+def _tables_for(kind: str, records: list, by_cell: dict) -> list[Table]:
+    if kind == "strategies":
+        return strategy_tables(by_cell)
+    if kind == "minimal-cap":
+        table = minimal_cap_table(cap_searches(records))
+        return [table] if table else []
+    return []
 
 
 def build_report(results: ResultSet, sources: list[str], title: str | None = None) -> Report:
@@ -61,7 +75,7 @@ def build_report(results: ResultSet, sources: list[str], title: str | None = Non
     sections = []
     for kind, heading, intro in _CHART_SECTIONS:
         chosen = [c for c in charts if c.kind == kind]
-        tables = strategy_tables(by_cell) if kind == "strategies" else []
+        tables = _tables_for(kind, records, by_cell)
         if chosen or tables:
             sections.append(Section(heading, intro, charts=chosen, tables=tables))
     sections.append(Section("Runs", "Every cell, one row each.", tables=[cell_table(by_cell)]))

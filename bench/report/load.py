@@ -109,11 +109,12 @@ def _add(record: RunRecord, path: Path, result: ResultSet) -> None:
 def _order(record: RunRecord) -> tuple:
     cell = record.cell()
     return (cell.scenario, record.project.get("models") or 0, cell.scenario_sha256, cell.strategy,
-            _version_key(cell.django_version), _version_key(cell.python_version),
+            version_key(cell.django_version), version_key(cell.python_version),
             cell.memory_limit_bytes or 2**63, record.repeat, record.started_at)
 
 
-def _version_key(version: str) -> tuple:
+def version_key(version: str) -> tuple:
+    """'1.11.29' -> (1, 11, 29), lenient ('5.0rc1' -> (5, 0)): versions as recorded, never rejected."""
     parts = []
     for piece in version.split("."):
         digits = "".join(ch for ch in piece if ch.isdigit())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from ..limiters import format_size
 from ..records import Cell, RunRecord
 from ..stats import summarize
 
@@ -98,6 +99,36 @@ def strategy_tables(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | No
                                     "tdb MB", "x all", "mm chk s", "plan s", "checks"),
                             rows, frozenset(range(1, 11))))
     return tables
+
+
+def minimal_cap_table(searches: list) -> Table | None:
+    """One row per searched cell (bench/report/minimal.py): the minimal cap, the bracket, the uncapped peak."""
+    if not searches:
+        return None
+    several = len({s.scenario for s in searches}) > 1
+    columns = (("scenario",) if several else ()) + (
+        "strategy", "django", "python", "minimal cap", "runs there", "failed at", "runs at failed", "caps tried",
+        "uncapped peak MB", "cap/peak", "note")
+    rows = []
+    for search in searches:
+        notes = [n for n, flag in (("noisy", search.noisy), ("not confirmed", search.answer and not search.confirmed),
+                                   ("%s cap" % search.caps_kind, search.caps_kind == "virtual"),
+                                   ("%d error/timeout runs ignored" % search.ignored, search.ignored)) if flag]
+        answer = {"needs more": "> " + format_size(search.highest_cap),
+                  "at most": "<= " + format_size(search.answer or 0)}.get(search.status, format_size(search.answer))
+        row = ("%s (%s)" % (search.scenario[0], search.scenario[1][:8]),) if several else ()
+        rows.append(row + (
+            search.strategy, search.django_version, search.python_version, answer,
+            search.describe_runs(search.answer) if search.answer else "",
+            format_size(search.failing) if search.failing else "-",
+            search.describe_runs(search.failing) if search.failing else "",
+            str(len(search.caps)), _fmt(search.uncapped_peak and search.uncapped_peak / MB, "%.0f"),
+            "%.2f" % (search.answer / search.uncapped_peak) if search.answer and search.uncapped_peak else "-",
+            ", ".join(notes)))
+    numeric = frozenset(columns.index(name) for name in ("caps tried", "uncapped peak MB", "cap/peak"))
+    return Table("Minimal memory cap", columns, rows, numeric,
+                 note="minimal cap = the lowest cap above every failing one at which all runs were ok; "
+                      "confirmed when it passed twice (docs/bisect.md)")
 
 
 def provenance_table(records: list[RunRecord]) -> Table:

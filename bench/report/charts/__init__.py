@@ -1,9 +1,11 @@
 """PNG charts for `migbench report`, made with matplotlib (Agg, no pyplot state).
 
 `build_charts(records)` returns every chart that applies to the records, in a
-stable order: memory timelines, then by version, the crash matrix, strategies
-side by side, and scaling. A kind that does not apply (no cap, one strategy,
-one size...) yields nothing. Each chart kind has its module; `common` holds
+stable order: memory timelines, then by version, the crash matrix, the
+minimal cap, strategies side by side, and scaling. A kind that does not apply
+(no cap, one strategy, one size...) yields nothing. The capped probes of a
+`migbench bisect` feed the minimal-cap chart only: a dozen caps of one cell
+would bury the crash matrix and the timelines of the runs they sit beside. Each chart kind has its module; `common` holds
 the outcome colours, figure -> PNG and the grouping helpers.
 """
 
@@ -12,13 +14,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...records import RunRecord
-from . import crash_matrix, scaling, strategies, timeline, versions
+from ..minimal import is_search_probe
+from . import crash_matrix, minimal_cap, scaling, strategies, timeline, versions
 from .common import Chart, unique_slugs
 
 __all__ = ["Chart", "build_charts", "KINDS"]
 
-KINDS = ("timeline", "versions", "crash-matrix", "strategies", "scaling")
-_BUILDERS = (timeline.build, versions.build, crash_matrix.build, strategies.build, scaling.build)
+KINDS = ("timeline", "versions", "crash-matrix", "minimal-cap", "strategies", "scaling")
+_BUILDERS = (timeline.build, versions.build, crash_matrix.build, minimal_cap.build, strategies.build, scaling.build)
 
 
 def build_charts(records: list[RunRecord]) -> list[Chart]:
@@ -26,8 +29,9 @@ def build_charts(records: list[RunRecord]) -> list[Chart]:
     records = list(records)
     if not records:
         return []
+    runs = [r for r in records if not is_search_probe(r)]
     charts: list[Chart] = []
     for build in _BUILDERS:
-        charts.extend(build(records))
+        charts.extend(build(records if build is minimal_cap.build else runs))
     slugs = unique_slugs([c.slug for c in charts])
     return [c if c.slug == s else replace(c, slug=s) for c, s in zip(charts, slugs)]

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from ...limiters import format_size
 from ...records import RunRecord
 from ...stats import Summary, summarize
+from ..load import version_key  # noqa: F401  (the charts' version order is the loader's)
 
 T = TypeVar("T")
 
@@ -32,7 +33,7 @@ MAX_PLOT_POINTS = 2000  # a 75-minute run holds ~190,000 samples; 900 px cannot 
 @dataclass(frozen=True)
 class Chart:
     slug: str  # unique file stem within one report, [a-z0-9-] only
-    kind: str  # "timeline" | "versions" | "crash-matrix" | "strategies" | "scaling"
+    kind: str  # one of charts.KINDS
     title: str
     caption: str  # what to look at, with the decisive figures from the data
     png: bytes
@@ -120,14 +121,6 @@ def unique_slugs(slugs: Sequence[str]) -> list[str]:
         taken.add(candidate)
         result.append(candidate)
     return result
-
-
-def version_key(version: str) -> tuple:
-    parts = []
-    for piece in str(version).split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
 
 
 def cap_key(limit: int | None) -> float:
