@@ -65,22 +65,13 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="measure `migrate` of a scenario's project across Django x Python x memory caps")
     run.add_argument("scenario", nargs="?", default="quick",
                      help="a scenario file, or the name of a shipped one (default: quick)")
-    run.add_argument("--django", help="comma-separated Django lines or releases, e.g. 1.8,1.9,5.2 "
-                                      "(default: the scenario's [run], else the installed Django)")
-    run.add_argument("--python", help="comma-separated interpreters (versions like 2.7,3.11 or paths); "
-                                      "default: the first installed one that runs each Django natively")
+    _add_cell_options(run)
     run.add_argument("--memory", help="comma-separated caps, e.g. 512M,1G,none (default: none)")
-    run.add_argument("--strategy", help="comma-separated strategies: all, per-app, backward, squash, "
-                     "squash-final, zero, optimize, floor (default: all)")
     run.add_argument("--dev-loop", dest="dev_loop", choices=("auto", "on", "off"),
                      help="also time makemigrations --check, migrate --plan and test-database creation "
                      "on the migrated database (auto: when a strategy transforms the project)")
     run.add_argument("--repeat", help="runs per cell (default: 1)")
     run.add_argument("--database", help="database engine (default: sqlite, a fresh file per run)")
-    run.add_argument("--limiter", help="auto, cgroup2, cgroup1, systemd, rlimit or none (default: auto)")
-    run.add_argument("--timeout", help="per-run time limit, e.g. 30m (default: none)")
-    run.add_argument("--interval", help="RSS sampling interval (default: 20ms)")
-    run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--out", help="directory for the result records (default: results/SCENARIO)")
     run.add_argument("--no-report", dest="no_report", action="store_true",
                      help="do not rebuild OUT/report (HTML + Markdown) after the runs")
@@ -121,17 +112,10 @@ def _parser() -> argparse.ArgumentParser:
                     "resumes. Exit status: 0 when every cell got an answer, 1 when one did not (--high "
                     "fails, an error or timeout, a threshold too noisy), 2 for unusable input.")
     bisect.add_argument("scenario", help="a scenario file, or the name of a shipped one")
-    bisect.add_argument("--django", help="comma-separated Django lines or releases; one bisection each "
-                                         "(default: the scenario's [run], else the installed Django)")
-    bisect.add_argument("--python", help="comma-separated interpreters (versions like 2.7,3.11 or paths)")
-    bisect.add_argument("--strategy", help="comma-separated strategies (default: all)")
+    _add_cell_options(bisect, limiters="auto, cgroup2, cgroup1, systemd or rlimit")
     bisect.add_argument("--low", default="64M", help="smallest cap to try (default: 64M)")
     bisect.add_argument("--high", default="4G", help="largest cap to try; tried first (default: 4G)")
     bisect.add_argument("--tolerance", default="8M", help="stop when the bracket is this narrow (default: 8M)")
-    bisect.add_argument("--limiter", help="auto, cgroup2, cgroup1, systemd or rlimit (default: auto)")
-    bisect.add_argument("--timeout", help="per-run time limit, e.g. 30m (default: none)")
-    bisect.add_argument("--interval", help="RSS sampling interval (default: 20ms)")
-    bisect.add_argument("--seed", type=int, help="override the scenario's seed")
     bisect.add_argument("--out", help="directory for the probes' records and the summaries "
                                       "(default: results/SCENARIO-bisect)")
     bisect.add_argument("--no-uncapped", dest="no_uncapped", action="store_true",
@@ -153,21 +137,14 @@ def _parser() -> argparse.ArgumentParser:
                        help="sizes to run: apps=N,... (number of apps), models=K,... (models per app) or "
                             "migrations=M,... (migrations per app); repeat the option to vary several "
                             "(the grid is every combination)")
+    _add_cell_options(sweep)
     for option, text in (
-            ("--django", "comma-separated Django lines or releases (default: the scenario's [run], else the "
-                         "installed Django)"),
-            ("--python", "comma-separated interpreters (versions or paths)"),
             ("--memory", "comma-separated caps, e.g. 512M,none (default: none)"),
-            ("--strategy", "comma-separated strategies (default: all)"),
             ("--repeat", "runs per cell and size (default: 1)"),
             ("--budget", "time for the whole sweep, e.g. 30m: a size estimated not to fit in what is left "
                          "is skipped before it starts (default: none)"),
-            ("--limiter", "auto, cgroup2, cgroup1, systemd, rlimit or none (default: auto)"),
-            ("--timeout", "per-run time limit, e.g. 30m (default: none)"),
-            ("--interval", "RSS sampling interval (default: 20ms)"),
             ("--out", "directory for the records and the sweep summary (default: results/SCENARIO-sweep)")):
         sweep.add_argument(option, help=text)
-    sweep.add_argument("--seed", type=int, help="override the scenario's seed (the same at every size)")
     sweep.add_argument("--no-report", dest="no_report", action="store_true",
                        help="do not rebuild OUT/report (HTML + Markdown) after the sweep")
     sweep.set_defaults(handler=_sweep)
@@ -181,6 +158,20 @@ def _parser() -> argparse.ArgumentParser:
     envs.add_argument("--prune", action="store_true", help="remove half-built environments")
     envs.set_defaults(handler=_envs)
     return parser
+
+
+def _add_cell_options(parser, limiters: str = "auto, cgroup2, cgroup1, systemd, rlimit or none") -> None:
+    """The options run, bisect and sweep share: which cells, how each run is limited and sampled."""
+    parser.add_argument("--django", help="comma-separated Django lines or releases, e.g. 1.8,1.9,5.2 "
+                                         "(default: the scenario's [run], else the installed Django)")
+    parser.add_argument("--python", help="comma-separated interpreters (versions like 2.7,3.11 or paths); "
+                                         "default: the first installed one that runs each Django natively")
+    parser.add_argument("--strategy", help="comma-separated strategies: all, per-app, backward, squash, "
+                                           "squash-final, zero, optimize, floor (default: all)")
+    parser.add_argument("--limiter", help="%s (default: auto)" % limiters)
+    parser.add_argument("--timeout", help="per-run time limit, e.g. 30m (default: none)")
+    parser.add_argument("--interval", help="RSS sampling interval (default: 20ms)")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed (the same at every size of a sweep)")
 
 
 # -- generate ------------------------------------------------------------------
