@@ -379,6 +379,22 @@ def test_scaling_of_a_sweep_over_apps_and_migrations_fits_both():
     assert scaling.variables_for(apps_only) == ("models",)
 
 
+def test_two_sweeps_of_one_scenario_over_different_knobs_are_two_charts():
+    """`--vary apps=...` and, later, `--vary apps=16 --vary migrations=...` into one results tree: one fit
+    over both would mix two experiments."""
+    by_apps = [sized(5 * a, 2 * a, wall=0.01 * (5 * a) ** 2, peak_mb=50, apps=a, vary={"apps": a})
+               for a in (2, 4, 8)]
+    by_history = [sized(20, 4 * m, wall=0.1 * 4 * m, peak_mb=50, apps=4, vary={"apps": 4, "migrations": m})
+                  for m in (1, 2, 4)]
+    charts = [c for c in build_charts(by_apps + by_history) if c.kind == "scaling"]
+    check_all(charts)
+    assert [c.slug for c in charts] == ["scaling-sweep-apps", "scaling-sweep-apps-migrations"]
+    assert charts[0].title.endswith("(sweep over apps)") and "models^2.00" in charts[0].caption
+    assert "migrations^1.00" in charts[1].caption
+    (alone,) = [c for c in build_charts(by_apps) if c.kind == "scaling"]
+    assert alone.slug == "scaling-sweep" and "sweep over" not in alone.title
+
+
 @pytest.mark.parametrize("axes", [{"apps": [2, 4]}, {"models": [5, 10]}, {"migrations": [1, 3]},
                                   {"apps": [2, 4], "migrations": [1, 3]}, {"apps": [2, 4], "models": [5]},
                                   {"apps": [2], "migrations": [1, 3], "models": [4, 8]}])

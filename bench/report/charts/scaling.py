@@ -129,18 +129,31 @@ def _level(record: RunRecord, variables: tuple[str, ...]) -> tuple:
 
 
 def build(records: list[RunRecord]) -> list[Chart]:
+    """One chart per scenario name and sweep design (the knobs a sweep varied).
+
+    Two sweeps of one scenario over different knobs (`--vary apps=...`, then
+    `--vary apps=16 --vary migrations=...`) are two experiments: one fit over
+    both would mix designs, so each gets its chart.
+    """
     charts = []
-    by_name = group_by(records, lambda r: r.scenario.get("name", "?"))
-    for name in sorted(by_name):
-        group = by_name[name]
+    groups = group_by(records, lambda r: (r.scenario.get("name", "?"), swept_knobs(r)))
+    names = [name for name, _knobs in groups]
+    for name, knobs in sorted(groups):
+        group = groups[(name, knobs)]
         variables = variables_for(group)
         if not variables:
             continue
         series = series_for(group, variables)
         if not any(s.points for s in series):
             continue
-        charts.append(_chart(name, variables, series))
+        charts.append(_chart(name, variables, series, knobs if names.count(name) > 1 else None))
     return charts
+
+
+def swept_knobs(record: RunRecord) -> tuple[str, ...]:
+    """The knobs the record's sweep set (`scenario.vary`), () for a record not made by a sweep."""
+    vary = record.scenario.get("vary")
+    return tuple(sorted(vary)) if isinstance(vary, dict) else ()
 
 
 def _growth_of(s: Series, quantity: str):
@@ -149,7 +162,7 @@ def _growth_of(s: Series, quantity: str):
     return s.fit.time if quantity == "time" else s.fit.peak
 
 
-def _chart(name: str, variables: tuple[str, ...], series: list[Series]) -> Chart:
+def _chart(name: str, variables: tuple[str, ...], series: list[Series], knobs: tuple | None = None) -> Chart:
     x = variables[0]
     figure = new_figure(5.2)
     axes = figure.subplots(1, 2)
@@ -184,10 +197,13 @@ def _chart(name: str, variables: tuple[str, ...], series: list[Series]) -> Chart
         _axes(ax, quantity, ylabel, read, scale, series, xs_all, x, legend_share=min(0.06 * legend_lines, 0.6))
         ax.legend(handles=handles, fontsize=7, loc="upper left", frameon=True, framealpha=0.85)
     title = "Scaling with project size: %s" % name
+    if knobs is not None:
+        title += " (sweep over %s)" % ", ".join(knobs) if knobs else " (not swept)"
     figure.suptitle(title, fontsize=12, fontweight="bold")
     figure.tight_layout(rect=(0, 0, 1, 0.95))
     png = to_png(figure)
-    return Chart(slug=slugify("scaling", name), kind="scaling", title=title,
+    slug = slugify("scaling", name, *(knobs or ()), "runs" if knobs == () else "")
+    return Chart(slug=slug, kind="scaling", title=title,
                  caption=caption(series, variables), png=png)
 
 
