@@ -120,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
                                       "(default: results/SCENARIO-bisect)")
     bisect.add_argument("--no-uncapped", dest="no_uncapped", action="store_true",
                         help="do not run an uncapped run for the cap/peak comparison when none is recorded")
+    bisect.add_argument("--no-report", dest="no_report", action="store_true",
+                        help="do not rebuild OUT/report (HTML + Markdown, with the minimal-cap chart) afterwards")
     bisect.set_defaults(handler=_bisect)
 
     sweep = commands.add_parser(
@@ -380,6 +382,8 @@ def _bisect(args) -> int:
         print("migbench: interrupted; the unfinished run was discarded, finished probes are kept in %s; "
               "run the same command again to resume" % out, file=sys.stderr)
         return 130
+    if not args.no_report:
+        _report_after_run(out)  # the minimal-cap chart of every cell bisected into OUT so far
     return 0 if all(result.answered for result in results) else 1
 
 

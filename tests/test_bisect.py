@@ -248,6 +248,10 @@ def test_real_bisection_of_quick_through_the_cli(tmp_path):
     assert sum(r.memory_limit_bytes is None for r in records.values()) == 1
     assert all(r.command["migbench"][:2] == ["migbench", "bisect"] for r in records.values())
     assert load_results([tmp_path]).skipped == [summary_path]  # `migbench report` skips the summary
+    # OUT/report is rebuilt at the end, with the minimal-cap chart drawn from the probes' records
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "Minimal memory" in page and "needs %s" % size(answer) in page
+    assert "report in %s" % (tmp_path / "report" / "report.html") in proc.stdout
 
     # The same command resumes: every probe is read back, nothing runs, no record changes.
     before = {name: (tmp_path / name).read_bytes() for name in records}
@@ -263,10 +267,11 @@ def test_high_failing_for_real_exits_1_after_one_probe(tmp_path):
     environment_or_skip(DEFAULT_LINE)
     rss_limiter_or_skip()
     proc = subprocess.run([sys.executable, "-m", "migbench", "bisect", "quick", "--django", DEFAULT_LINE,
-                           "--low", "8M", "--high", "20M", "--no-uncapped", "--out", str(tmp_path)],
+                           "--low", "8M", "--high", "20M", "--no-uncapped", "--no-report", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr + proc.stdout
     assert "no answer: fails even at --high 20M (oom-killed); needs more than 20M" in proc.stdout
     summary = json.loads(next(tmp_path.glob("*--bisect-8M-20M-8M.json")).read_text())
     assert summary["bisection"]["status"] == "high-fails" and len(summary["records"]) == 1
     assert summary["uncapped_source"] == "not measured (--no-uncapped)"
+    assert not (tmp_path / "report").exists()
