@@ -26,6 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ..bisect import NEEDS_MORE
+from ..limiters import format_size
 from ..records import RunRecord
 from ..stats import summarize
 from .load import version_key
@@ -54,6 +55,12 @@ class CapSearch:
         if self.answer is None:
             return "needs more"  # than every cap tried
         return "at most" if self.failing is None else "answered"
+
+    def answer_label(self) -> str:
+        """'62M'; '<= 128M' when nothing tried failed; '> 256M' when nothing tried passed."""
+        if self.answer is None:
+            return "> " + format_size(self.highest_cap)
+        return ("<= " if self.failing is None else "") + format_size(self.answer)
 
     @property
     def caps(self) -> list[int]:

@@ -114,11 +114,9 @@ def minimal_cap_table(searches: list) -> Table | None:
         notes = [n for n, flag in (("noisy", search.noisy), ("not confirmed", search.answer and not search.confirmed),
                                    ("%s cap" % search.caps_kind, search.caps_kind == "virtual"),
                                    ("%d error/timeout runs ignored" % search.ignored, search.ignored)) if flag]
-        answer = {"needs more": "> " + format_size(search.highest_cap),
-                  "at most": "<= " + format_size(search.answer or 0)}.get(search.status, format_size(search.answer))
         row = ("%s (%s)" % (search.scenario[0], search.scenario[1][:8]),) if several else ()
         rows.append(row + (
-            search.strategy, search.django_version, search.python_version, answer,
+            search.strategy, search.django_version, search.python_version, search.answer_label(),
             search.describe_runs(search.answer) if search.answer else "",
             format_size(search.failing) if search.failing else "-",
             search.describe_runs(search.failing) if search.failing else "",
