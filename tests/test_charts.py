@@ -393,6 +393,9 @@ def test_two_sweeps_of_one_scenario_over_different_knobs_are_two_charts():
     assert "migrations^1.00" in charts[1].caption
     (alone,) = [c for c in build_charts(by_apps) if c.kind == "scaling"]
     assert alone.slug == "scaling-sweep" and "sweep over" not in alone.title
+    # two versions at each size: the scaling chart shows them, no bar chart per size
+    other = [replace(r, django_version="4.2.30", run_id=r.run_id + "-4.2") for r in by_apps]
+    assert "versions" not in kinds(build_charts(by_apps + other))
 
 
 @pytest.mark.parametrize("axes", [{"apps": [2, 4]}, {"models": [5, 10]}, {"migrations": [1, 3]},

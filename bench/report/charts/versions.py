@@ -4,6 +4,10 @@ One chart per project (scenario + hash), strategy and database with at least
 two (Django, Python) pairs: two panels (wall time, peak RSS), bars grouped by
 Django version, one bar per (Python, cap) combination, coloured by outcome;
 bars are medians over repeats, whiskers min..max.
+
+The sizes of a `migbench sweep` (records with `scenario.vary`) get none: the
+scaling chart already draws every version at every size, and a bar chart per
+size would repeat it a dozen times.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ def build(records: list[RunRecord]) -> list[Chart]:
                       lambda r: (scenario_key(r), r.strategy, r.database.get("engine", "")))
     for (scenario, strategy, database), group in groups.items():
         pairs = {(r.django_version, r.python_version) for r in group}
-        if len(pairs) < 2:
+        if len(pairs) < 2 or all(isinstance(r.scenario.get("vary"), dict) for r in group):
             continue
         charts.append(_chart(scenario, strategy, database, group, scenario[0] in names_with_sizes,
                              len({k[2] for k in groups}) > 1))
