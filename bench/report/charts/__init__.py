@@ -5,8 +5,9 @@ stable order: memory timelines, then by version, the crash matrix, the
 minimal cap, strategies side by side, and scaling. A kind that does not apply
 (no cap, one strategy, one size...) yields nothing. The capped probes of a
 `migbench bisect` feed the minimal-cap chart only: a dozen caps of one cell
-would bury the crash matrix and the timelines of the runs they sit beside. Each chart kind has its module; `common` holds
-the outcome colours, figure -> PNG and the grouping helpers.
+would bury the crash matrix and the timelines of the runs they sit beside.
+Each chart kind has its module; `common` holds the outcome colours,
+figure -> PNG and the grouping helpers.
 """
 
 from __future__ import annotations

@@ -53,16 +53,17 @@ def _chart(key: tuple, group: list[CapSearch], with_size: bool, with_kind: bool)
     ax.set_ylabel("memory (MB): caps tried, peak RSS")
     ax.grid(axis="y", color="#e5e5e5", lw=0.6)
     ax.set_axisbelow(True)
-    _legend(figure, ax, group)
+    _legend(figure, group)
     size = ""
     models = (group[0].runs[0].project or {}).get("models")
     if with_size and models:
         size = " at %d models" % models
-    title = "Minimal memory cap: %s%s (%s%s%s)" % (name, size, strategy, ", " + database if database != "sqlite" else "",
-                                                  ", %s cap" % kind if with_kind else "")
+    other_database = database if database != "sqlite" else ""
+    details = [strategy] + ([other_database] if other_database else []) + (["%s cap" % kind] if with_kind else [])
+    title = "Minimal memory cap: %s%s (%s)" % (name, size, ", ".join(details))
     figure.suptitle(title, fontsize=12, fontweight="bold")
     figure.tight_layout(rect=(0, 0.13, 1, 0.95))
-    slug = slugify("minimal-cap", name, sha[:8] if with_size else "", strategy, database if database != "sqlite" else "",
+    slug = slugify("minimal-cap", name, sha[:8] if with_size else "", strategy, other_database,
                    kind if with_kind else "")
     return Chart(slug=slug, kind="minimal-cap", title=title, caption=caption(group), png=to_png(figure))
 
@@ -73,7 +74,8 @@ def _draw(ax, x: int, search: CapSearch) -> list[float]:
     if search.answer is not None and search.failing is not None:
         ax.fill_between([x - HALF_WIDTH, x + HALF_WIDTH], search.failing / MB, search.answer / MB,
                         color=BRACKET_COLOUR, zorder=1, lw=0)
-    for cap, colour, label in ((search.answer, ANSWER_COLOUR, "needs %s"), (search.failing, FAILING_COLOUR, "fails at %s")):
+    for cap, colour, label in ((search.answer, ANSWER_COLOUR, "needs %s"),
+                               (search.failing, FAILING_COLOUR, "fails at %s")):
         if cap is None:
             continue
         ax.hlines(cap / MB, x - HALF_WIDTH, x + HALF_WIDTH, colors=colour, lw=3, zorder=3)
@@ -95,7 +97,7 @@ def _draw(ax, x: int, search: CapSearch) -> list[float]:
     return drawn
 
 
-def _legend(figure, ax, group: list[CapSearch]) -> None:
+def _legend(figure, group: list[CapSearch]) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], marker="o" if outcome == "ok" else "X", ls="none", ms=6.5, color=outcome_colour(outcome),
