@@ -97,9 +97,12 @@ def _migbench_cgroups() -> list[str]:
 def test_ctrl_c_discards_the_run_and_removes_the_cgroup(tmp_path):
     environment_or_skip("1.8")
     leftovers = set(_migbench_cgroups())
+    # A background job of a non-interactive shell inherits SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: give the child the default disposition, as a terminal's Ctrl-C would find.
     proc = subprocess.Popen(MIGBENCH + ["run", "long-history", "--django", "1.8", "--memory", "1G",
                                         "--out", str(tmp_path / "out")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     lines = []
     for line in proc.stderr:  # wait until the measured child is running
