@@ -114,9 +114,9 @@ def _order(record: RunRecord) -> tuple:
 
 
 def version_key(version: str) -> tuple:
-    """'1.11.29' -> (1, 11, 29), lenient ('5.0rc1' -> (5, 0)): versions as recorded, never rejected."""
+    """'1.11.29' -> (1, 11, 29); lenient (the digits of each part): versions as recorded are never rejected."""
     parts = []
-    for piece in version.split("."):
+    for piece in str(version).split("."):
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits) if digits else 0)
     return tuple(parts)
