@@ -223,6 +223,17 @@ def scenario_title(prefix: str, name: str, group: Sequence[RunRecord], with_size
     return title
 
 
+def by_project(records: Iterable[RunRecord]) -> dict:
+    """Records in cell order, grouped by project (scenario + hash), strategy and database engine."""
+    return group_by(sorted(records, key=cell_sort_key),
+                    lambda r: (scenario_key(r), r.strategy, r.database.get("engine", "")))
+
+
+def swept(record: RunRecord) -> bool:
+    """Made by `migbench sweep` at one of its sizes (the record names the knobs it set: `scenario.vary`)."""
+    return isinstance(record.scenario.get("vary"), dict)
+
+
 def project_size(record: RunRecord) -> tuple:
     p = record.project or {}
     return (p.get("models") or 0, p.get("migrations") or 0, p.get("apps") or 0)

@@ -11,10 +11,9 @@ from __future__ import annotations
 from matplotlib.patches import Rectangle
 
 from ...records import RunRecord
-from .common import (Chart, cap_key, cap_label, cell_sort_key, cell_stats, fmt_mb, fmt_s_short,
-                     group_by, join_words, names_with_several_sizes, new_figure, outcome_colour,
-                     outcome_legend_handles, scenario_key, scenario_title, slugify, sort_outcomes,
-                     text_colour_on, to_png, version_key)
+from .common import (Chart, by_project, cap_key, cap_label, cell_stats, fmt_mb, fmt_s_short, group_by,
+                     join_words, names_with_several_sizes, new_figure, outcome_colour, outcome_legend_handles,
+                     scenario_title, slugify, sort_outcomes, text_colour_on, to_png, version_key)
 
 MISSING_COLOUR = "#f2f2f2"
 
@@ -22,8 +21,7 @@ MISSING_COLOUR = "#f2f2f2"
 def build(records: list[RunRecord]) -> list[Chart]:
     charts = []
     several_hashes = names_with_several_sizes(records)
-    groups = group_by(sorted(records, key=cell_sort_key),
-                      lambda r: (scenario_key(r), r.strategy, r.database.get("engine", "")))
+    groups = by_project(records)
     several_databases = len({k[2] for k in groups}) > 1
     for (scenario, strategy, database), group in groups.items():
         if not any(r.memory_limit_bytes for r in group):

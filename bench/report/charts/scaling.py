@@ -27,8 +27,8 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from ... import growth
 from ...records import Cell, RunRecord
 from ...stats import Summary, summarize
-from .common import (MB, SERIES_COLOURS, Chart, cap_key, fmt_s, group_by, new_figure, outcome_colour,
-                     plain_log_axis, slugify, sort_outcomes, strategy_key, to_png, version_key)
+from .common import (Chart, MB, SERIES_COLOURS, cap_key, fmt_s, group_by, new_figure, outcome_colour,
+                     plain_log_axis, slugify, sort_outcomes, strategy_key, swept, to_png, version_key)
 
 LINE_OVERHANG = 1.1  # a fitted line runs this factor past the first and last sizes
 # (growth's quantity, axis label, read, scale to the axis unit)
@@ -60,10 +60,10 @@ def series_sort_key(cell: Cell) -> tuple:
 def variables_for(records: list[RunRecord]) -> tuple[str, ...]:
     """What to fit against (see the module docstring); () when the records hold a single size."""
     ok = [r for r in records if r.outcome == "ok"]
-    swept = [r for r in ok if isinstance(r.scenario.get("vary"), dict)]
-    if swept and len(swept) == len(ok):
+    made_by_sweep = [r for r in ok if swept(r)]
+    if made_by_sweep and len(made_by_sweep) == len(ok):
         axes: dict = {}
-        for record in swept:
+        for record in made_by_sweep:
             for name, value in record.scenario["vary"].items():
                 axes.setdefault(name, set()).add(value)
         variables = fit_variables({name: sorted(values) for name, values in axes.items()})
@@ -152,8 +152,7 @@ def build(records: list[RunRecord]) -> list[Chart]:
 
 def swept_knobs(record: RunRecord) -> tuple[str, ...]:
     """The knobs the record's sweep set (`scenario.vary`), () for a record not made by a sweep."""
-    vary = record.scenario.get("vary")
-    return tuple(sorted(vary)) if isinstance(vary, dict) else ()
+    return tuple(sorted(record.scenario["vary"])) if swept(record) else ()
 
 
 def _growth_of(s: Series, quantity: str):

@@ -16,11 +16,10 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
 from ...records import RunRecord
-from .common import (MB, CellStats, Chart, cap_key, cap_label, cell_sort_key, cell_stats, error_bar,
-                     fmt_mb, fmt_range, fmt_s_short, group_by, join_words, log_scale_wanted,
-                     names_with_several_sizes, new_figure, outcome_colour, outcome_legend_handles,
-                     plain_log_axis, scenario_key, scenario_title, slugify, sort_outcomes, to_png,
-                     version_key)
+from .common import (CellStats, Chart, MB, by_project, cap_key, cap_label, cell_stats, error_bar, fmt_mb,
+                     fmt_range, fmt_s_short, group_by, join_words, log_scale_wanted, names_with_several_sizes,
+                     new_figure, outcome_colour, outcome_legend_handles, plain_log_axis, scenario_title,
+                     slugify, sort_outcomes, swept, to_png, version_key)
 
 CAP_MARK_COLOUR = "#b30000"
 
@@ -28,14 +27,14 @@ CAP_MARK_COLOUR = "#b30000"
 def build(records: list[RunRecord]) -> list[Chart]:
     charts = []
     names_with_sizes = names_with_several_sizes(records)
-    groups = group_by(sorted(records, key=cell_sort_key),
-                      lambda r: (scenario_key(r), r.strategy, r.database.get("engine", "")))
+    groups = by_project(records)
+    several_databases = len({k[2] for k in groups}) > 1
     for (scenario, strategy, database), group in groups.items():
         pairs = {(r.django_version, r.python_version) for r in group}
-        if len(pairs) < 2 or all(isinstance(r.scenario.get("vary"), dict) for r in group):
+        if len(pairs) < 2 or all(swept(r) for r in group):
             continue
         charts.append(_chart(scenario, strategy, database, group, scenario[0] in names_with_sizes,
-                             len({k[2] for k in groups}) > 1))
+                             several_databases))
     return charts
 
 
