@@ -19,9 +19,11 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from ..errors import MigbenchError
+from migbench.errors import MigbenchError
 
 SCHEMA = "migbench.run/1"
+# Outcomes that mean "the memory cap was too small"; `ok` means it was enough.
+NEEDS_MORE = ("oom-killed", "segfault", "memory-error")
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Cell:
 
     @property
     def memory_label(self) -> str:
-        from .limiters import format_size
+        from migbench.units import format_size
 
         return "none" if self.memory_limit_bytes is None else format_size(self.memory_limit_bytes)
 

@@ -77,11 +77,13 @@ from typing import Callable
 import psutil
 
 from migbench import __version__ as MIGBENCH_VERSION
-from migbench.bench import environments, host, runner
-from migbench.bench.environments import Environment
-from migbench.bench.plan import RunOptions, resolve_options
+from migbench.bench.env import environments
+from migbench.bench.env.child import project_env
+from migbench.bench.env.environments import Environment
+from migbench.bench.measure import host
 from migbench.bench.records import Cell
-from migbench.bench.validity import project_env
+from migbench.bench.run import executor as runner
+from migbench.bench.run.options import RunOptions, resolve_options
 from migbench.errors import MigbenchError
 from migbench.generator import resolve_scenario
 from migbench.generator.scenario import Scenario

@@ -22,12 +22,11 @@ import itertools
 
 import pytest
 
-from benchmarks.overhead import (
-    DEFAULT_APPS, DEFAULT_DJANGO, DEFAULT_ROUNDS, DEFAULT_SCENARIO, TARGET_RSS_BYTES, TARGET_WALL_RATIO,
-    Placement, git_commit, prepare, project_info, run_instrumented, run_plain, scenario_info,
-    sized_scenario, summarize,
-)
-from migbench.bench import host
+from benchmarks.overhead import (DEFAULT_APPS, DEFAULT_DJANGO, DEFAULT_ROUNDS, DEFAULT_SCENARIO,
+                                 TARGET_RSS_BYTES, TARGET_WALL_RATIO, Placement, git_commit, prepare,
+                                 project_info, run_instrumented, run_plain, scenario_info, sized_scenario,
+                                 summarize)
+from migbench.bench.measure import host
 from migbench.errors import MigbenchError
 
 SMOKE_APPS = 2

@@ -13,7 +13,8 @@ import itertools
 import random
 from typing import Mapping
 
-from ..targets import DjangoLine
+from migbench.targets import DjangoLine
+
 from .operations import NO_DEFAULT, Expr, FieldSpec
 from .scenario import FIELD_TYPES, FieldParams
 

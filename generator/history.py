@@ -22,13 +22,14 @@ import random
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from ..targets import DjangoLine
+from migbench.targets import DjangoLine
+
 from . import operations as ops
 from .fields import NO_INDEX, NUMERIC, UNIQUE_OK, FieldFactory, Weighted, default_for
 from .names import Namer
-from .operations import FieldSpec, IndexSpec, ConstraintSpec, Migration, ModelOptions
+from .operations import ConstraintSpec, FieldSpec, IndexSpec, Migration, ModelOptions
 from .rows import RowMaker
-from .scenario import GeneratorParams, OPERATIONS, ON_DELETE, RELATION_KINDS
+from .scenario import ON_DELETE, OPERATIONS, RELATION_KINDS, GeneratorParams
 from .state import AbstractBase, AppState, ModelState, ProjectState, insertable
 
 

@@ -15,9 +15,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
-from ..errors import MigbenchError
-from ..targets import DjangoLine
+from migbench import __version__
+from migbench.errors import MigbenchError
+from migbench.targets import DjangoLine
+
 from .history import History, build_history
 from .scenario import Scenario
 from .summary import Summary, summarize

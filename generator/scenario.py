@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..errors import MigbenchError, ScenarioError
-from ..targets import resolve_line
+from migbench.errors import MigbenchError, ScenarioError
+from migbench.targets import resolve_line
 
 if sys.version_info >= (3, 11):
     import tomllib

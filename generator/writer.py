@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .. import __version__
-from ..targets import DjangoLine
+from migbench import __version__
+from migbench.targets import DjangoLine
+
 from . import operations as ops
 from .literals import Imports, literal
 from .operations import ConstraintSpec, FieldSpec, IndexSpec, Migration

@@ -230,8 +230,8 @@ def _installed_django() -> tuple[int, ...] | None:
 
 
 def _check(args) -> int:
-    from .bench import environments
-    from .bench.validity import validate_project
+    from .bench.env import environments
+    from .bench.run.check import validate_project
 
     project = Path(args.project)
     manifest = _manifest(project)
@@ -270,11 +270,11 @@ def _manifest(project: Path) -> dict:
 def _run(args) -> int:
     import signal
 
-    from .bench.plan import default_out, resolve_options
-    from .bench.progress import Progress
     from .bench.records import ResultStore
-    from .bench.runner import UnpreparedCells, plan_with_notes, run_matrix
-    from .bench.summary import invalid_lines, records_by_cell, strategy_lines, summary_lines
+    from .bench.report.terminal import invalid_lines, records_by_cell, strategy_lines, summary_lines
+    from .bench.run.executor import UnpreparedCells, plan_with_notes, run_matrix
+    from .bench.run.options import default_out, resolve_options
+    from .bench.run.progress import Progress
 
     scenario = _scenario(args)
     cli = {key: getattr(args, key) for key in ("django", "python", "memory", "strategy", "repeat",
@@ -365,8 +365,8 @@ def _report_after_run(out: Path) -> None:
 def _bisect(args) -> int:
     import signal
 
-    from .bench.bisect_run import bisect_scenario, parse_bounds
-    from .bench.plan import default_out, resolve_options
+    from .bench.run.options import default_out, resolve_options
+    from .bench.run.probes import bisect_scenario, parse_bounds
 
     scenario = _scenario(args)
     bounds = parse_bounds(args.low, args.high, args.tolerance)
@@ -390,7 +390,7 @@ def _bisect(args) -> int:
 def _sweep(args) -> int:
     import signal
 
-    from .bench.sweep import prepare_sweep
+    from .bench.run.sweep import prepare_sweep
 
     cli = {key: getattr(args, key, None) for key in ("django", "python", "memory", "strategy", "repeat",
                                                      "limiter", "timeout", "interval")}
@@ -424,7 +424,7 @@ def _scenarios(args) -> int:
 
 
 def _envs(args) -> int:
-    from .bench import environments
+    from .bench.env import environments
 
     if args.prune:
         for path in environments.prune():

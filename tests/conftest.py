@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from support import skip_or_fail
 
-from migbench.bench import environments
+from migbench.bench.env import environments
 from migbench.errors import MigbenchError
-
-
-def environment_or_skip(line: str, python: str | None = None):
-    """The environment for `line`, or skip with the reason; under CI=true a missing one fails.
-
-    The machines this runs on ship every interpreter of the matrix (pyenv), so
-    in CI a missing environment is a broken machine, not a reason to skip.
-    """
-    try:
-        return environments.ensure(line, python)
-    except MigbenchError as error:
-        _skip_or_fail(line, error)
-
-
-def _skip_or_fail(line: str, error: MigbenchError):
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI must provide an interpreter for Django %s: %s" % (line, error))
-    pytest.skip(str(error))
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +22,7 @@ def environment_for():
                 cache[line] = error
         found = cache[line]
         if isinstance(found, MigbenchError):
-            _skip_or_fail(line, found)
+            skip_or_fail(line, found)
         return found
 
     return get

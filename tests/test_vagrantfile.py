@@ -7,7 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
-from migbench.bench.plan import resolve_options
+from migbench.bench.run.options import resolve_options
 from migbench.cli import _parser
 from migbench.generator import resolve_scenario
 

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ...errors import MigbenchError
-from ..limiters import format_size
-from ..records import RunRecord
-from ..stats import Ratio, Summary, ratio_of, summarize
+from migbench.bench.analysis.stats import Ratio, Summary, ratio_of, summarize
+from migbench.bench.records import RunRecord
+from migbench.errors import MigbenchError
+from migbench.units import format_size
+
 from .load import load_results
 
 METRICS = ("time", "peak")  # wall_s and peak_rss_bytes, in that order

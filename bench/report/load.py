@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ...errors import MigbenchError
-from ..records import SCHEMA, RunRecord, load_record, record_from_dict
+from migbench.bench.records import SCHEMA, RunRecord, load_record, record_from_dict
+from migbench.errors import MigbenchError
 
 _RUN_SCHEMA_FAMILY = SCHEMA.split("/")[0] + "/"  # "migbench.run/"
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ..bisect import NEEDS_MORE
-from ..limiters import format_size
-from ..records import RunRecord
-from ..stats import summarize
+from migbench.bench.analysis.stats import summarize
+from migbench.bench.records import NEEDS_MORE, RunRecord
+from migbench.units import format_size
+
 from .load import version_key
 
 MIN_CAPS = 3

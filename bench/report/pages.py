@@ -12,7 +12,8 @@ import os
 import shutil
 from pathlib import Path
 
-from ...errors import MigbenchError
+from migbench.errors import MigbenchError
+
 from .build import Report
 from .html_page import render_html
 from .markdown_page import CHART_DIR, render_markdown

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..limiters import format_size
-from ..records import Cell, RunRecord
-from ..stats import summarize
+from migbench.bench.analysis.stats import summarize
+from migbench.bench.records import Cell, RunRecord
+from migbench.units import format_size
 
 MB = 2**20
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ...records import RunRecord
-from ..minimal import is_search_probe
+from migbench.bench.records import RunRecord
+from migbench.bench.report.minimal import is_search_probe
+
 from . import crash_matrix, minimal_cap, scaling, strategies, timeline, versions
 from .common import Chart, unique_slugs
 

@@ -17,10 +17,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ...limiters import format_size
-from ...records import RunRecord
-from ...stats import Summary, summarize
-from ..load import version_key  # noqa: F401  (the charts' version order is the loader's)
+from migbench.bench.analysis.stats import Summary, summarize
+from migbench.bench.records import RunRecord
+from migbench.bench.report.load import version_key  # noqa: F401  (the charts' version order is the loader's)
+from migbench.units import format_size
 
 T = TypeVar("T")
 
@@ -389,7 +389,8 @@ def plain_log_axis(axis, low: float, high: float) -> None:
     Over a wide span: 1-2-5 steps per decade; over a narrow one (less than
     4x, where 1-2-5 leaves one or two ticks) the nice linear ticks inside it.
     """
-    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
+    from matplotlib.ticker import (FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter,
+                                   NullLocator)
 
     if low <= 0 or high <= 0:
         return

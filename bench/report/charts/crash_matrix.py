@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from matplotlib.patches import Rectangle
 
-from ...records import RunRecord
+from migbench.bench.records import RunRecord
+
 from .common import (Chart, by_project, cap_key, cap_label, cell_stats, fmt_mb, fmt_s_short, group_by,
                      join_words, names_with_several_sizes, new_figure, outcome_colour, outcome_legend_handles,
                      scenario_title, slugify, sort_outcomes, text_colour_on, to_png, version_key)

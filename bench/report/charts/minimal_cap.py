@@ -12,9 +12,10 @@ the 2015 report is a dashed line, so "would it have fit?" reads at a glance.
 
 from __future__ import annotations
 
-from ...limiters import format_size
-from ...records import RunRecord
-from ..minimal import CapSearch, cap_searches
+from migbench.bench.records import RunRecord
+from migbench.bench.report.minimal import CapSearch, cap_searches
+from migbench.units import format_size
+
 from .common import (MB, Chart, fmt_mb, group_by, join_words, names_with_several_sizes, new_figure,
                      outcome_colour, plain_log_axis, slugify, sort_outcomes, to_png)
 

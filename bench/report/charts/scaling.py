@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from ... import growth
-from ...records import Cell, RunRecord
-from ...stats import Summary, summarize
-from .common import (Chart, MB, SERIES_COLOURS, cap_key, fmt_s, group_by, new_figure, outcome_colour,
+from migbench.bench.analysis import growth
+from migbench.bench.analysis.stats import Summary, summarize
+from migbench.bench.records import Cell, RunRecord
+
+from .common import (MB, SERIES_COLOURS, Chart, cap_key, fmt_s, group_by, new_figure, outcome_colour,
                      plain_log_axis, slugify, sort_outcomes, strategy_key, swept, to_png, version_key)
 
 LINE_OVERHANG = 1.1  # a fitted line runs this factor past the first and last sizes

@@ -12,12 +12,13 @@ crashed gets no ratio, only its outcome.
 
 from __future__ import annotations
 
-from ...records import RunRecord
-from ...stats import summarize
-from .common import (MB, Chart, cap_label, cell_sort_key, fmt_mb, fmt_ratio, fmt_s, fmt_s_short,
-                     group_by, majority_outcome, names_with_several_sizes, new_figure,
-                     outcome_colour, outcome_legend_handles, scenario_key, scenario_title, slugify,
-                     sort_outcomes, strategy_key, to_png)
+from migbench.bench.analysis.stats import summarize
+from migbench.bench.records import RunRecord
+
+from .common import (MB, Chart, cap_label, cell_sort_key, fmt_mb, fmt_ratio, fmt_s, fmt_s_short, group_by,
+                     majority_outcome, names_with_several_sizes, new_figure, outcome_colour,
+                     outcome_legend_handles, scenario_key, scenario_title, slugify, sort_outcomes,
+                     strategy_key, to_png)
 
 BASELINE = "all"
 TEST_DATABASE = "test database"

@@ -16,10 +16,11 @@ from typing import Sequence
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ... import timeline as run_timeline
-from ...records import RunRecord
-from .common import (MB, PHASE_ALPHA, PHASE_COLOURS, PHASE_ORDER, DEFAULT_PHASE_ALPHA, Chart,
-                     cap_label, cell_sort_key, downsample_max, fixed_margins, fmt_mb, fmt_s, group_by, new_figure,
+from migbench.bench.measure import timeline as run_timeline
+from migbench.bench.records import RunRecord
+
+from .common import (DEFAULT_PHASE_ALPHA, MB, PHASE_ALPHA, PHASE_COLOURS, PHASE_ORDER, Chart, cap_label,
+                     cell_sort_key, downsample_max, fixed_margins, fmt_mb, fmt_s, group_by, new_figure,
                      outcome_colour, project_size, representative, slugify, to_png, varying)
 
 MAX_PANELS = 12

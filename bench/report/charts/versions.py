@@ -15,8 +15,9 @@ from __future__ import annotations
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
-from ...records import RunRecord
-from .common import (CellStats, Chart, MB, by_project, cap_key, cap_label, cell_stats, error_bar, fmt_mb,
+from migbench.bench.records import RunRecord
+
+from .common import (MB, CellStats, Chart, by_project, cap_key, cap_label, cell_stats, error_bar, fmt_mb,
                      fmt_range, fmt_s_short, group_by, join_words, log_scale_wanted, names_with_several_sizes,
                      new_figure, outcome_colour, outcome_legend_handles, plain_log_axis, scenario_title,
                      slugify, sort_outcomes, swept, to_png, version_key)

@@ -1,0 +1,2 @@
+"""Everything that knows which database engine a run uses.
+"""

@@ -1,0 +1,199 @@
+"""One measured child process of a run: a `manage.py` command or the floor's SQL replay.
+
+A strategy is a sequence of steps on one database (per-app is one `migrate
+<app>` per app, backward is a forward `migrate` then one `migrate <app> zero`
+per app, ...). Every step gets its own limiter (a fresh cgroup, so its peak is
+its own), the same supervisor as any run, and the worker's event timeline; the
+result is a StepResult the record keeps. The runner adds the steps of a
+strategy up: wall times summed, the worst peak, the first failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from migbench.bench.env.child import SETTINGS, project_env
+
+from . import limiters, timeline
+from .outcome import classify
+from .supervisor import supervise
+from .worker import EXECUTE_SQL, MEASURE, TESTDB_DIR
+
+_TAIL_LINES = 30
+
+# Roles: what a step's time counts towards.
+MEASURED = "measured"  # the strategy itself: summed into the record's wall and peak
+SETUP = "setup"  # brings the database where the strategy starts (backward's forward pass)
+DEV = "dev"  # the daily commands: makemigrations --check, migrate --plan, test database
+DEPLOY = "deploy"  # migrations zero on an already migrated database
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """What to run: `args` after `manage.py` (kind "manage") or the DDL file (kind "sql")."""
+
+    name: str
+    role: str
+    args: tuple[str, ...] = ()
+    kind: str = "manage"  # "manage" | "sql"
+    project: str = "variant"  # "variant" (the strategy's project) | "original"
+    database: str = "main"  # "main" | "deploy" (a second database, zero's deploy flow)
+    verdict: str | None = None  # "no-changes" | "nothing-to-do": what the output must say
+
+
+def judge(rule: str | None, exit_code: int | None, stdout: str) -> str | None:
+    """The verdict of a check command from its whole output (not just the tail)."""
+    if rule is None:
+        return None
+    if rule == "no-changes":  # makemigrations --check (exit 1 on changes) or the 1.8/1.9 dry run
+        if "Migrations for" in stdout:
+            return "changes detected"
+        return "no changes" if exit_code == 0 else "failed"
+    if rule == "nothing-to-do":  # migrate --plan, migrate --check (exit 1 if unapplied), showmigrations
+        if exit_code != 0:
+            return "unapplied migrations" if exit_code == 1 else "failed"
+        if "No planned migration operations" in stdout:
+            return "nothing to do"
+        if "Planned operations:" in stdout or "[ ]" in stdout:
+            return "unapplied migrations"
+        return "nothing to do"
+    raise ValueError(rule)
+
+
+@dataclass
+class StepResult:
+    name: str
+    role: str
+    command: list
+    outcome: str
+    outcome_reason: str
+    exit_code: int | None
+    signal: str | None
+    wall_s: float
+    cpu_user_s: float
+    cpu_sys_s: float
+    peak_rss_bytes: int
+    limit_peak_bytes: int | None
+    oom_kills: int | None
+    phases: dict
+    failed_during: str | None
+    last_migration: str | None
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    verdict: str | None = None  # what the command said, for dev/deploy checks ("no changes", ...)
+    events: list = field(default_factory=list)
+    samples: list = field(default_factory=list)  # [[t, rss], ...]
+    limiter: dict = field(default_factory=dict)
+    peak_rss_detail: dict = field(default_factory=dict)
+    argv: list = field(default_factory=list)  # the child's argv as run (temporary paths included)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+    def summary(self) -> dict:
+        """The step as stored in a record: no events or samples (the record keeps those once)."""
+        data = asdict(self)
+        for bulky in ("events", "samples", "limiter", "peak_rss_detail", "argv"):
+            data.pop(bulky)
+        if self.ok:
+            data.pop("stdout_tail")
+            data.pop("stderr_tail")
+        return data
+
+
+@dataclass
+class StepContext:
+    """Where a run's steps execute: interpreter, projects, databases, limits."""
+
+    python: Path
+    projects: dict  # {"variant": Path, "original": Path}
+    databases: dict  # {"main": Path, "deploy": Path}
+    workdir: Path
+    limiter_name: str
+    memory_limit_bytes: int | None
+    timeout_s: float | None
+    interval_s: float
+    ddl: Path | None = None  # capture_ddl.py output, for kind "sql"
+    legacy_alter_table: bool = False
+
+
+def child_argv(spec: StepSpec, ctx: StepContext, events_path: Path) -> list[str]:
+    if spec.kind == "sql":
+        argv = [str(ctx.python), str(EXECUTE_SQL), "--database", str(ctx.databases[spec.database]),
+                "--statements", str(ctx.ddl), "--events", str(events_path)]
+        return argv + (["--legacy-alter-table"] if ctx.legacy_alter_table else [])
+    return [str(ctx.python), str(MEASURE), "--project", str(ctx.projects[spec.project]),
+            "--settings", SETTINGS, "--events", str(events_path), "--"] + list(spec.args)
+
+
+def run_step(spec: StepSpec, ctx: StepContext,
+             on_sample: Callable[[float, int], None] | None = None) -> StepResult:
+    """Run one step under its own limiter; classify it like any run."""
+    scratch = Path(tempfile.mkdtemp(prefix="step-", dir=ctx.workdir))
+    try:
+        events_path = scratch / "events.jsonl"
+        argv = child_argv(spec, ctx, events_path)
+        env = project_env(ctx.databases[spec.database])
+        if spec.args[:1] == ("test",):
+            env["PYTHONPATH"] = str(TESTDB_DIR)
+        limiter = limiters.choose(ctx.limiter_name, ctx.memory_limit_bytes)
+        with open(scratch / "stdout.txt", "wb") as out, open(scratch / "stderr.txt", "wb") as err:
+            with limiter:
+                child = supervise(limiter.command(argv), cwd=ctx.projects[spec.project], env=env,
+                                  stdout=out, stderr=err, preexec=limiter.preexec,
+                                  timeout=ctx.timeout_s, interval=ctx.interval_s, on_sample=on_sample)
+                reading = limiter.read()
+                described = limiter.describe()
+        stdout_tail = tail(scratch / "stdout.txt")
+        verdict = judge(spec.verdict, child.exit_code,
+                        (scratch / "stdout.txt").read_text(encoding="utf-8", errors="replace")
+                        if spec.verdict else "")
+        stderr_tail = tail(scratch / "stderr.txt")
+        events = timeline.read_events(events_path, child.started_at)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    outcome = classify(
+        exit_code=child.exit_code, signal_number=child.signal, timed_out=child.timed_out,
+        oom_kills=reading.oom_kills, stderr_tail=stderr_tail,
+        memory_error_event=any(e["event"] == "memory_error" for e in events),
+        limit_bytes=ctx.memory_limit_bytes, peak_bytes=reading.peak_bytes or child.peak_rss_bytes,
+    )
+    return StepResult(
+        name=spec.name, role=spec.role, command=list(spec.args) if spec.kind == "manage" else ["<floor sql>"],
+        outcome=outcome.name, outcome_reason=outcome.reason,
+        exit_code=child.exit_code, signal=child.signal_name,
+        wall_s=round(child.wall_s, 4), cpu_user_s=round(child.cpu_user_s, 4),
+        cpu_sys_s=round(child.cpu_sys_s, 4), peak_rss_bytes=child.peak_rss_bytes,
+        limit_peak_bytes=reading.peak_bytes, oom_kills=reading.oom_kills,
+        phases=timeline.phases(events, child.wall_s),
+        failed_during=None if outcome.name == "ok" else timeline.failed_during(events),
+        last_migration=timeline.last_migration(events),
+        stdout_tail=stdout_tail, stderr_tail=stderr_tail, verdict=verdict,
+        events=events, samples=[[t, rss] for t, rss in child.samples],
+        limiter=dict(described, oom_kills=reading.oom_kills, reading=reading.details),
+        peak_rss_detail={"wait4_maxrss_bytes": child.maxrss_bytes,
+                         "wait4_maxrss_trusted": child.maxrss_trusted,
+                         "parent_rss_at_fork_bytes": child.parent_rss_bytes,
+                         "vmhwm_bytes": child.hwm_bytes,
+                         "sampled_tree_bytes": child.sampled_peak_bytes,
+                         "samples": len(child.samples)},
+        argv=argv,
+    )
+
+
+def tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-_TAIL_LINES:])

@@ -1,0 +1,42 @@
+"""What `migbench run` prints at the end: the report's tables rendered for a terminal.
+
+Built from stored records (never from the run's memory), so a resumed matrix
+shows the cells of earlier invocations too; the rows are the same as the
+report's (bench/report/tables.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from migbench.bench.records import Cell, ResultStore, RunRecord
+
+from .tables import cell_table, problem_lines, render_text, strategy_tables
+
+
+def records_by_cell(store: ResultStore, cells: list[Cell]) -> dict[Cell, list[RunRecord]]:
+    """The stored records of `cells`, read once for every table below."""
+    wanted = set(cells)
+    by_cell: dict[Cell, list[RunRecord]] = defaultdict(list)
+    for record in store.records():
+        if record.cell() in wanted:
+            by_cell[record.cell()].append(record)
+    return by_cell
+
+
+def summary_lines(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell]) -> list[str]:
+    """One row a cell (the matrix's order)."""
+    return render_text(cell_table(by_cell, cells))
+
+
+def strategy_lines(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell]) -> list[str]:
+    """Strategies side by side as ratios to `all`; empty when the cells hold one strategy."""
+    lines = []
+    for table in strategy_tables(by_cell, cells):
+        lines += [table.title] + render_text(table) + [""]
+    return lines[:-1]
+
+
+def invalid_lines(by_cell: dict[Cell, list[RunRecord]]) -> list[str]:
+    """One line per run whose result is not equivalent to `all` (schema, rows, deploy)."""
+    return problem_lines(by_cell)

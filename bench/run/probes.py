@@ -1,0 +1,234 @@
+"""Real probes for the cap search (bench/bisect.py), and `migbench bisect` on a scenario's cells.
+
+Two probes:
+- `command_probe`: any command under the real limiter, classified like a run
+  (the allocator program of the tests; a sanity check of the limiter itself);
+- `RecordProbe`: one `migbench run` of a cell at the cap. A bisection's runs
+  are results like any other: each probe is a normal record in the store (one
+  file per cell-at-cap and repeat, never overwritten), and a probe already
+  recorded is read back instead of run again, so an interrupted bisection
+  resumes where it stopped (the search is deterministic given its outcomes).
+
+Per bisected cell a summary (`migbench.bisect/1`, docs/bisect.md) goes next to
+the records: the answer, its bracket, the confirmation and the uncapped peak,
+naming the record files it was derived from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Sequence
+
+from migbench import __version__
+from migbench.bench.measure import host, limiters
+from migbench.bench.measure.outcome import classify
+from migbench.bench.measure.supervisor import DEFAULT_INTERVAL, supervise
+from migbench.bench.records import Cell, ResultStore, RunRecord, load_record
+from migbench.errors import MigbenchError
+from migbench.generator.scenario import Scenario
+from migbench.provenance import git_commit
+
+from .bisect import STOPPED, Bisection, Probe, bisect_cap, size
+from .executor import Matrix, PlannedCell, _check_same_project, plan_with_notes, run_once
+from .options import RunOptions
+from .progress import Progress
+
+SCHEMA = "migbench.bisect/1"
+VIRTUAL_NOTE = ("the limiter is rlimit: RLIMIT_AS caps virtual address space, not RSS, so this is the "
+                "smallest address-space limit under which the run finishes, not the RAM it needs; "
+                "compare it only with other rlimit bisections (docs/limiters.md)")
+
+
+def parse_bounds(low: str, high: str, tolerance: str) -> tuple[int, int, int]:
+    """--low, --high, --tolerance as bytes; one clear error for anything unusable."""
+    values = []
+    for option, text in (("--low", low), ("--high", high), ("--tolerance", tolerance)):
+        try:
+            value = limiters.parse_size(text)
+        except MigbenchError as error:
+            raise MigbenchError("%s: %s" % (option, error)) from None
+        if value is None:
+            raise MigbenchError("%s: a bisection needs a size here, got %r" % (option, text))
+        values.append(value)
+    low_b, high_b, tol_b = values
+    if low_b >= high_b:
+        raise MigbenchError("--low %s must be below --high %s" % (size(low_b), size(high_b)))
+    if tol_b < limiters.parse_size("1M"):
+        raise MigbenchError("--tolerance %s: caps are probed in whole MiB, give 1M or more" % size(tol_b))
+    return low_b, high_b, tol_b
+
+
+def command_probe(argv: Sequence[str], limiter: str = "auto", timeout_s: float | None = None,
+                  interval_s: float = DEFAULT_INTERVAL) -> Callable[[int, int], Probe]:
+    """A probe running `argv` under the real limiter at each cap (not recorded anywhere)."""
+
+    def probe(cap: int, repeat: int) -> Probe:
+        capped = limiters.choose(limiter, cap)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            with capped:
+                child = supervise(list(capped.command(list(argv))), cwd=os.getcwd(), env=dict(os.environ),
+                                  stdout=out, stderr=err, preexec=capped.preexec, timeout=timeout_s,
+                                  interval=interval_s)
+                reading = capped.read()
+            err.seek(0)
+            stderr_tail = err.read()[-4096:].decode("utf-8", errors="replace")
+        outcome = classify(exit_code=child.exit_code, signal_number=child.signal, timed_out=child.timed_out,
+                           oom_kills=reading.oom_kills, stderr_tail=stderr_tail, limit_bytes=cap,
+                           peak_bytes=reading.peak_bytes or child.peak_rss_bytes)
+        return Probe(cap, outcome.name, child.peak_rss_bytes, round(child.wall_s, 3), repeat, outcome.reason,
+                     limit_peak_bytes=reading.peak_bytes)
+
+    return probe
+
+
+class RecordProbe:
+    """Probes of one cell, each a `migbench run` record in `store` (read back when already there)."""
+
+    def __init__(self, planned: PlannedCell, matrix: Matrix, scenario: Scenario, options: RunOptions,
+                 store: ResultStore, command: list[str], progress: Progress):
+        self.planned, self.matrix, self.scenario, self.options = planned, matrix, scenario, options
+        self.store, self.command, self.progress = store, command, progress
+        self.records: list[tuple[RunRecord, Path]] = []  # every record this cell's bisection used
+
+    def __call__(self, cap: int, repeat: int) -> Probe:
+        cell = dataclasses.replace(self.planned.cell, memory_limit_bytes=cap)
+        try:
+            record, path, reused = self.record(cell, repeat)
+        except MigbenchError as error:  # the cell cannot be prepared: nothing was measured
+            return Probe(cap, "error", None, 0.0, repeat, "cannot run: %s" % error)
+        return Probe(cap, record.outcome, record.peak_rss_bytes, record.wall_s, repeat, record.outcome_reason,
+                     limit_peak_bytes=record.limit_peak_bytes, source=path.name, reused=reused)
+
+    def record(self, cell: Cell, repeat: int) -> tuple[RunRecord, Path, bool]:
+        path = self.store.path_for(cell, repeat)
+        if self.store.done(cell, repeat):
+            found = load_record(path), path, True
+        else:
+            self.progress.total = max(self.progress.total, self.progress.done + 1)  # the total was a guess
+            self.progress.start_cell(cell, repeat)
+            record = run_once(dataclasses.replace(self.planned, cell=cell), repeat, self.matrix.project,
+                              self.scenario, self.options, self.command, on_sample=self.progress.sample,
+                              on_note=self.progress.note)
+            found = record, self.store.write(record), False
+            self.progress.finish()
+        self.progress.done += 1
+        self.records.append(found[:2])
+        return found
+
+    def uncapped_peak(self, run: bool) -> tuple[int | None, str]:
+        """The cell's uncapped peak RSS from an ok record in the store, else from one new run."""
+        cell = dataclasses.replace(self.planned.cell, memory_limit_bytes=None)
+        repeat = 1
+        while self.store.done(cell, repeat):
+            record = load_record(self.store.path_for(cell, repeat))
+            if record.outcome == "ok":
+                return record.peak_rss_bytes, "read from %s" % self.store.path_for(cell, repeat).name
+            repeat += 1
+        if not run:
+            return None, "not measured (--no-uncapped)"
+        self.progress.note("uncapped     one run without a cap, for the cap/peak comparison "
+                           "(--no-uncapped skips it)")
+        record, path, _ = self.record(cell, repeat)
+        if record.outcome != "ok":
+            return None, "the uncapped run ended %s (%s): %s" % (record.outcome, path.name, record.outcome_reason)
+        return record.peak_rss_bytes, "measured now: %s" % path.name
+
+    def limiter(self) -> dict:
+        """The limiter of the capped probes (name, caps, why), from their records."""
+        capped = [r.limiter for r, _ in self.records if r.memory_limit_bytes]
+        return {k: capped[-1].get(k) for k in ("name", "caps", "why", "swap_limited")} if capped else {}
+
+
+def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, int, int], out: Path,
+                    command: list[str], uncapped: bool = True, stream=None) -> list[Bisection]:
+    """Bisect every cell of the matrix; print probes as they finish; write one summary per cell."""
+    stream = stream or sys.stdout
+    low, high, tolerance = bounds
+    progress = Progress()
+    if options.limiter == "none":
+        raise MigbenchError("--limiter none cannot cap memory, and every probe of a bisection runs under a "
+                            "cap; use --limiter auto, cgroup2, cgroup1, systemd or rlimit")
+    matrix = plan_with_notes(scenario, options, high, progress)
+    store = ResultStore(out)
+    _check_same_project(store, scenario, matrix.project_target)
+    # high, low, the bisection, two confirmations, the uncapped run: a guess (widening adds more)
+    steps = math.ceil(math.log2((high - low) / tolerance))
+    progress.begin(total=len(matrix.cells) * (4 + steps + int(uncapped)), already=0)
+    results = []
+    try:
+        for planned in matrix.cells:
+            probe = RecordProbe(planned, matrix, scenario, options, store, command, progress)
+            results.append(_bisect_cell(probe, bounds, uncapped, stream))
+    finally:
+        progress.finish()  # also on Ctrl-C: clear the status line before the caller's message
+    print("\nrecords in %s" % out, file=stream)
+    return results
+
+
+def _bisect_cell(probe: RecordProbe, bounds: tuple[int, int, int], uncapped: bool, stream) -> Bisection:
+    low, high, tolerance = bounds
+    started_at = datetime.datetime.now(datetime.timezone.utc)
+    cell = probe.planned.cell
+    print("\nbisecting %s Django %s / Python %s between %s and %s (tolerance %s)" % (
+        cell.strategy, cell.django_version, cell.python_version, size(low), size(high), size(tolerance)),
+        file=stream, flush=True)
+    result = bisect_cap(probe, low, high, tolerance,
+                        on_probe=lambda p: print("  " + p.line(), file=stream, flush=True))
+    source = None
+    if result.status != STOPPED:  # a broken cell: its uncapped run would be broken too
+        result.uncapped_peak_bytes, source = probe.uncapped_peak(run=uncapped)
+    if probe.limiter().get("caps") == "virtual":
+        result.notes.append(VIRTUAL_NOTE)
+    path = write_summary(result, probe, started_at, source)
+    if source:
+        print("  uncapped: %s" % source, file=stream)
+    print("  " + result.summary(), file=stream)
+    for note in result.notes:
+        print("  note: %s" % note, file=stream)
+    print("  summary in %s" % path, file=stream, flush=True)
+    return result
+
+
+def write_summary(result: Bisection, probe: RecordProbe, started_at: datetime.datetime,
+                  uncapped_source: str | None) -> Path:
+    """The cell's `migbench.bisect/1` summary. Derived from the records, so a resumed bisection
+    with the same bounds rewrites it (atomically) instead of refusing."""
+    cell, scenario = probe.planned.cell, probe.scenario
+    first = probe.records[0][0] if probe.records else None
+    data = {
+        "schema": SCHEMA,
+        "scenario": first.scenario if first else {"name": scenario.name, "sha256": scenario.sha256,
+                                                   "seed": scenario.generator.seed, "source": scenario.source},
+        "project": first.project if first else {"path": str(probe.matrix.project),
+                                                "django_target": probe.matrix.project_target},
+        "strategy": cell.strategy, "django_version": cell.django_version, "python_version": cell.python_version,
+        "shim": probe.planned.env.shim, "database": cell.database,
+        "limiter": probe.limiter(), "options": {"timeout_s": probe.options.timeout_s,
+                                                "interval_s": probe.options.interval_s},
+        "bisection": result.to_dict(), "uncapped_source": uncapped_source,
+        "records": [path.name for _, path in probe.records],
+        "command": probe.command, "host": host.describe(),
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "migbench_version": __version__, "migbench_commit": git_commit(),
+    }
+    parts = (cell.scenario, cell.scenario_sha256[:8], cell.strategy, "django" + cell.django_version,
+             "py" + cell.python_version, cell.database,
+             "bisect-%s-%s-%s" % (size(result.low), size(result.high), size(result.tolerance)))
+    path = probe.store.root / (re.sub(r"[^A-Za-z0-9._-]+", "_", "--".join(parts)) + ".json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".%s.%d.tmp" % (path.name, os.getpid()))
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+__all__ = ["RecordProbe", "SCHEMA", "bisect_scenario", "command_probe", "parse_bounds", "write_summary"]

@@ -1,0 +1,106 @@
+"""Proof that a strategy did not change the result: schema equal to the baseline, rows writable.
+
+After a strategy's steps finish `ok`, its database is introspected
+(bench/schema.py) and compared with the baseline of the same environment
+(bench/baseline.py): tables, columns with type, null and default, primary
+keys, foreign keys, indexes, unique and check constraints. Any difference
+fails the run's validation; the differing objects are named in the record.
+Then one row is written into every model (bench/worker/write_rows.py):
+Django 1.9-1.11 on SQLite >= 3.26 can migrate "successfully" and leave
+foreign keys pointing at dropped tables, which only a write reveals.
+
+`backward` ends with the project's apps at zero, so its check is different:
+every table of the project's apps is gone, the rest of the baseline is
+untouched, and no migration of those apps is still recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from migbench.bench.engines.schema import Schema, diff, fingerprint, snapshot
+from migbench.bench.env.child import SETTINGS, project_env
+from migbench.bench.measure.worker import WRITE_ROWS
+
+from .baseline import Baseline
+
+MAX_DIFFERENCES = 200  # stored per record; the count is always complete
+
+
+@dataclass
+class Validation:
+    ok: bool
+    schema: str  # "identical" | "different" | "emptied" | "not emptied" | "became the baseline"
+    baseline: dict  # {"source", "fingerprint"}
+    fingerprint: str
+    differences: list = field(default_factory=list)  # [{"object", "kind", "detail"}]
+    difference_count: int = 0
+    rows: str | None = None  # "ok: N models, M rows" | "failed: ..." | None (not run)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare(candidate: Schema, baseline: Baseline) -> Validation:
+    differences = diff(baseline.schema, candidate)
+    return Validation(
+        ok=not differences, schema="identical" if not differences else "different",
+        baseline={"source": baseline.source, "fingerprint": baseline.fingerprint},
+        fingerprint=fingerprint(candidate),
+        differences=[asdict(d) for d in differences[:MAX_DIFFERENCES]],
+        difference_count=len(differences),
+    )
+
+
+def emptied(database: Path, baseline: Baseline, project_apps: list[str]) -> Validation:
+    """After `backward`: the project's tables gone, everything else as in the baseline."""
+    prefixes = tuple(app + "_" for app in project_apps)
+    expected = Schema(baseline.schema.engine,
+                      tuple(t for t in baseline.schema.tables if not t.name.startswith(prefixes)))
+    result = compare(snapshot(database), Baseline(baseline.path, expected, fingerprint(expected),
+                                                 baseline.source + ", without the project's tables",
+                                                 None, []))
+    left = _still_recorded(database, project_apps)
+    result.schema = "emptied" if result.ok else "not emptied"
+    if left:
+        result.ok = False
+        result.differences.append({"object": "django_migrations", "kind": "extra",
+                                   "detail": "still recorded: %s" % ", ".join(left[:10])})
+        result.difference_count += 1
+    return result
+
+
+def write_rows(python: Path, project: Path, database: Path, project_apps: list[str],
+               timeout: float = 1800) -> str:
+    """One row into every model of the project's apps; "ok: ..." or "failed: <first error>"."""
+    argv = [str(python), str(WRITE_ROWS), "--project", str(project), "--settings", SETTINGS,
+            "--apps", ",".join(project_apps)]
+    try:
+        done = subprocess.run(argv, cwd=project, env=project_env(database), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, errors="replace", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "failed: the write probe timed out after %ds" % timeout
+    try:
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        last = (done.stderr.strip().splitlines() or ["exit %d" % done.returncode])[-1]
+        return "failed: %s" % last
+    if report.get("ok"):
+        return "ok: %d models, %d rows" % (report.get("models", 0), report.get("rows", 0))
+    first = (report.get("errors") or [{}])[0]
+    return "failed: %s: %s" % (first.get("model", "?"), first.get("error", "?"))
+
+
+def _still_recorded(database: Path, apps: list[str]) -> list[str]:
+    try:
+        with sqlite3.connect(str(database)) as connection:
+            rows = connection.execute(
+                "SELECT app, name FROM django_migrations WHERE app IN (%s)" % ",".join("?" * len(apps)),
+                apps).fetchall()
+    except sqlite3.DatabaseError:
+        return []
+    return ["%s.%s" % row for row in rows]

@@ -1,0 +1,83 @@
+"""Helpers shared by tests in several folders (tests/ is on pytest's pythonpath).
+
+Fixtures live in conftest.py; plain functions that tests import by name live here,
+so no test module imports another.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from migbench.bench.env import environments
+from migbench.bench.records import RunRecord
+from migbench.bench.report.charts import KINDS, Chart
+from migbench.errors import MigbenchError
+
+DATA = Path(__file__).parent / "data" / "results"  # recorded fixtures (real runs; see its README)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def environment_or_skip(line: str, python: str | None = None):
+    """The environment for `line`, or skip with the reason; under CI=true a missing one fails.
+
+    The machines this runs on ship every interpreter of the matrix (pyenv), so
+    in CI a missing environment is a broken machine, not a reason to skip.
+    """
+    try:
+        return environments.ensure(line, python)
+    except MigbenchError as error:
+        skip_or_fail(line, error)
+
+
+def skip_or_fail(line: str, error: MigbenchError):
+    if os.environ.get("CI") == "true":
+        pytest.fail("CI must provide an interpreter for Django %s: %s" % (line, error))
+    pytest.skip(str(error))
+
+
+def make_record(**changes) -> RunRecord:
+    record = RunRecord(
+        run_id="abc", repeat=1, outcome="ok", outcome_reason="exit status 0", exit_code=0, signal=None,
+        wall_s=1.5, cpu_user_s=1.2, cpu_sys_s=0.1, peak_rss_bytes=80 * 2**20,
+        peak_rss_detail={"wait4_maxrss_bytes": 80 * 2**20, "sampled_tree_bytes": 79 * 2**20, "samples": 70},
+        limit_peak_bytes=None, memory_limit_bytes=512 * 2**20, limiter={"name": "cgroup1"}, strategy="all",
+        django_version="1.9.13", python_version="2.7.18", shim=False, database={"engine": "sqlite"},
+        scenario={"name": "quick", "sha256": "f" * 64, "seed": 1, "source": "quick.toml"},
+        project={"apps": 4, "models": 16, "fields": 60, "migrations": 16}, phases={}, failed_during=None,
+        last_migration=None, events=[], samples={"interval_s": 0.02, "t": [], "rss": []}, error=None,
+        command={"migbench": ["migbench", "run"], "child": []}, host={"hostname": "h"},
+        started_at="2026-11-21T10:00:00+00:00", migbench_version="0.1.0")
+    return replace(record, **changes)
+
+
+def check_chart(chart: Chart) -> None:
+    assert isinstance(chart, Chart)
+    assert chart.kind in KINDS
+    assert SLUG.match(chart.slug), chart.slug
+    assert chart.title.strip() and chart.caption.strip()
+    assert chart.caption.count(". ") <= 4, chart.caption  # 1-3 sentences (versions may hold decimals)
+    assert chart.png.startswith(PNG_MAGIC) and len(chart.png) > 5000
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(chart.png))
+    image.verify()
+    width, height = Image.open(io.BytesIO(chart.png)).size
+    assert width == 900 and 250 <= height <= 1400, (chart.slug, width, height)
+
+
+def check_all(charts: list[Chart]) -> None:
+    for chart in charts:
+        check_chart(chart)
+    slugs = [c.slug for c in charts]
+    assert len(set(slugs)) == len(slugs), slugs
+
+
+def kinds(charts):
+    return [c.kind for c in charts]
