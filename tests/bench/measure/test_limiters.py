@@ -222,14 +222,14 @@ def test_cgroup2_simulated_non_root_internal_process_rule(fake_v2, tmp_path):
 
 
 def test_cgroup2_simulated_ebusy_on_enable_explains(fake_v2, tmp_path, monkeypatch):
-    real_write = limiters._write
+    real_write = limiters.cgroup._write
 
     def busy(path, text):
         if path.name == "cgroup.subtree_control":
             raise OSError(errno.EBUSY, "Device or resource busy")
         real_write(path, text)
 
-    monkeypatch.setattr(limiters, "_write", busy)
+    monkeypatch.setattr(limiters.cgroup, "_write", busy)  # the module whose code writes
     limiter = choose("cgroup2", 64 * MiB, host=fake_v2.host(tmp_path))
     with pytest.raises(LimiterError) as error:
         with limiter:

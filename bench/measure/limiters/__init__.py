@@ -1,0 +1,112 @@
+"""How the bench caps the memory of a `migrate` child, and reads back its peak.
+
+The 2015 failure only shows under a cap (`migrate` died in a 512 MB VM), so every
+run goes through one of these limiters:
+
+    cgroup2   memory.max (+ memory.swap.max=0)       peak: memory.peak
+    cgroup1   memory.limit_in_bytes (+ memsw)         peak: memory.max_usage_in_bytes
+    systemd   systemd-run --scope -p MemoryMax=...    peak: the scope's memory.peak, if found
+    rlimit    RLIMIT_AS in the child                  peak: none (use wait4's ru_maxrss)
+    none      nothing                                 peak: none
+
+Usage (the runner's side):
+
+    limiter = choose("auto", limit_bytes=512 * 2**20)
+    with limiter:
+        proc = subprocess.Popen(limiter.command(argv), preexec_fn=limiter.preexec, ...)
+        ...wait for it...
+        reading = limiter.read()
+
+A cgroup is created per `with` block and removed on leaving it, also on errors and
+Ctrl-C. Where the limiters look (mounts, /proc/self/cgroup, mkdir/rmdir) is a `Host`,
+so tests can point them at a fake cgroupfs tree. Linux only, like the bench.
+
+Side effects: entering a cgroup limiter creates a cgroup (and may enable the memory
+controller in its parent) and leaving removes it; entering also removes the stale
+groups of dead migbench runs from that parent (`cleanup_stale`). `choose()` itself
+only probes: it reads the host and creates nothing.
+
+One module per mechanism, this package's face on top:
+
+    base      Limiter (also the `none` limiter), LimitReading, LimiterError, Host, Probe
+    cgroup    the shared cgroup life cycle, Cgroup2Limiter, Cgroup1Limiter, cleanup_stale
+    systemd   SystemdLimiter
+    rlimit    RlimitLimiter
+    __init__  NAMES, choose(): which limiter, and why; re-exports the names above
+"""
+
+from __future__ import annotations
+
+from migbench.units import format_size
+
+from .base import Host, Limiter, LimiterError, LimitReading, Probe
+from .cgroup import Cgroup1Limiter, Cgroup2Limiter, cleanup_stale
+from .rlimit import RlimitLimiter
+from .systemd import SystemdLimiter
+
+__all__ = [
+    "NAMES", "choose", "cleanup_stale",
+    "Limiter", "LimitReading", "LimiterError", "Host", "Probe",
+    "Cgroup2Limiter", "Cgroup1Limiter", "SystemdLimiter", "RlimitLimiter",
+]
+
+NAMES = ("auto", "cgroup2", "cgroup1", "systemd", "rlimit", "none")
+
+_CLASSES: dict[str, type[Limiter]] = {
+    "cgroup2": Cgroup2Limiter,
+    "cgroup1": Cgroup1Limiter,
+    "systemd": SystemdLimiter,
+    "rlimit": RlimitLimiter,
+    "none": Limiter,
+}
+# A cgroup first: it caps RSS and its peak counter is the most honest peak. Without a
+# cap only the cgroups are worth it (for the peak); systemd's scope vanishes too early.
+_AUTO_CAPPED = ("cgroup2", "cgroup1", "systemd", "rlimit")
+_AUTO_UNCAPPED = ("cgroup2", "cgroup1", "none")
+
+
+def _available(host: Host) -> list[str]:
+    return [name for name, cls in _CLASSES.items() if cls.probe(host).ok]
+
+
+def choose(name: str = "auto", limit_bytes: int | None = None, *,
+           host: Host | None = None) -> Limiter:
+    """The limiter to use: `name` if it works here (else LimiterError), or auto's pick.
+
+    Nothing is created yet; that happens on entering the returned limiter.
+    """
+    host = host or Host()
+    if name not in NAMES:
+        raise LimiterError("unknown limiter %r; choose one of %s" % (name, ", ".join(NAMES)))
+    if limit_bytes is not None and limit_bytes <= 0:
+        raise LimiterError("bad memory limit %r: give a positive size, e.g. 512M, or none"
+                           % limit_bytes)
+    if name == "none" and limit_bytes:
+        raise LimiterError(
+            "--limiter none cannot cap memory at %s; drop the cap, or use one of: %s"
+            % (format_size(limit_bytes),
+               ", ".join(n for n in _available(host) if n != "none")))
+    if name != "auto":
+        cls = _CLASSES[name]
+        probe = cls.probe(host)
+        if not probe.ok:
+            raise LimiterError("limiter %s is unavailable here: %s; available: %s"
+                               % (name, probe.reason, ", ".join(_available(host))))
+        why = "requested: %s" % probe.reason
+        if not limit_bytes:
+            why += " (no limit set)"
+        return cls(limit_bytes, why, probe, host)
+    skipped = []
+    for candidate in (_AUTO_CAPPED if limit_bytes else _AUTO_UNCAPPED):
+        cls = _CLASSES[candidate]
+        probe = cls.probe(host)
+        if probe.ok:
+            if candidate == "none":
+                chosen = "no limit requested and no cgroup to measure the peak: none"
+            elif not limit_bytes:
+                chosen = "no limit requested; using %s for its peak counter" % probe.reason
+            else:
+                chosen = "using %s" % probe.reason
+            return cls(limit_bytes, "; ".join(skipped + [chosen]), probe, host)
+        skipped.append("%s unavailable (%s)" % (cls.label, probe.reason))
+    raise AssertionError("rlimit and none are always available")
