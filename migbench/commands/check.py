@@ -1,0 +1,66 @@
+"""`migbench check`: validate a generated project on a real Django, each step a
+child process in a cached (Python, Django) environment: `manage.py check`,
+`makemigrations --check --dry-run`, `migrate` from empty, every app back to zero,
+`migrate` again, one row written into every model. Exit status 1 when a step fails.
+
+Side effects: may build the environment in the cache (see `migbench envs`); the
+database lives in a temporary directory removed afterwards; the project is not
+modified.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from migbench.errors import MigbenchError
+from migbench.targets import resolve_line
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "check", help="validate a generated project on a real Django: check, makemigrations, "
+                      "migrate, every app back to zero, migrate again, write rows")
+    parser.add_argument("project", help="a directory written by `migbench generate`")
+    parser.add_argument("--django", help="Django line or release to check with (default: the project's target)")
+    parser.add_argument("--python", help="interpreter: a version like 2.7 or a path (default: the first "
+                                         "installed one that runs the Django line natively)")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    from migbench.bench.env import environments
+    from migbench.bench.run.check import validate_project
+
+    project = Path(args.project)
+    manifest = read_manifest(project)
+    line = args.django or manifest["django_target"]
+    target = resolve_line(line)
+    if target.line != manifest["django_target"]:
+        print("note: the project was generated for Django %s; checking it with %s"
+              % (manifest["django_target"], target.line))
+    env = environments.ensure(line, args.python)
+    print("checking %s with Django %s on Python %s%s (%s)" % (
+        project, env.django_version, env.python_version, " (shim)" if env.shim else "", env.path))
+    with tempfile.TemporaryDirectory(prefix="migbench-check-") as workdir:
+        result = validate_project(project.absolute(), env.python, target, manifest["apps"], Path(workdir),
+                                  on_step=lambda step: print("  " + step.line(), flush=True))
+    if not result.ok:
+        print(result.failures(), file=sys.stderr)
+        print("FAILED", file=sys.stderr)
+        return 1
+    print("ok")
+    return 0
+
+
+def read_manifest(project: Path) -> dict:
+    """The project's migbench.json; a missing or unreadable one is a MigbenchError naming the fix."""
+    path = project / "migbench.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MigbenchError("%s: no migbench.json; is this a directory written by `migbench generate`?" % project) from None
+    except (OSError, ValueError) as error:
+        raise MigbenchError("%s: unreadable manifest (%s); regenerate the project" % (path, error)) from None

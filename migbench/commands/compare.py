@@ -1,0 +1,36 @@
+"""`migbench compare`: pair the runs of BASELINE and CANDIDATE cell by cell and
+print candidate/baseline ratios of wall time and peak memory, with 95% intervals
+(docs/compare.md). With --threshold, exit status 1 when a cell regresses.
+
+Side effects: none; reads the records only.
+"""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "compare", help="pair two sets of result records cell by cell and show time and memory ratios",
+        description="Pair runs of the same cell (scenario, strategy, Django, Python, cap, database) in "
+                    "BASELINE and CANDIDATE and print candidate/baseline ratios of wall time and peak memory "
+                    "over the ok runs, with a 95% interval from the repeats (docs/compare.md). Exit status: "
+                    "1 when --threshold is given and a cell regresses: a new crash (a failed run where the "
+                    "baseline had none, or no ok run left), or a ratio above 1 + threshold beyond noise (its "
+                    "interval excludes 1; with a single run on each side, the point ratio alone); else 0; "
+                    "2 for unusable input.")
+    parser.add_argument("baseline", metavar="BASELINE", help="a result file or directory: the reference")
+    parser.add_argument("candidate", metavar="CANDIDATE", help="a result file or directory: what changed")
+    parser.add_argument("--threshold", help="fail (exit 1) on a regression beyond this, e.g. 5%% or 0.05; "
+                                            "without it, report only (exit 0)")
+    parser.add_argument("--metric", help="comma-separated metrics to show and gate on: time, peak "
+                                         "(default: time,peak)")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    from migbench.bench.report.compare import run_compare
+
+    lines, status = run_compare(args.baseline, args.candidate, args.threshold, args.metric)
+    for line in lines:
+        print(line)
+    return status

@@ -1,0 +1,35 @@
+"""`migbench envs`: list the cached (Python, Django) environments, one virtualenv
+per pair under $MIGBENCH_CACHE or $XDG_CACHE_HOME/migbench (~/.cache/migbench).
+
+Side effects: --prune removes half-built environments; --create builds the
+environments of the given Django lines (installing Django into them).
+"""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("envs", help="list, create or prune the cached (Python, Django) environments")
+    parser.add_argument("--create", metavar="LINES", help="comma-separated Django lines to build, e.g. 1.8,5.2")
+    parser.add_argument("--python", help="interpreter for --create (version or path)")
+    parser.add_argument("--prune", action="store_true", help="remove half-built environments")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    from migbench.bench.env import environments
+
+    if args.prune:
+        for path in environments.prune():
+            print("removed %s" % path)
+    if args.create:
+        for line in args.create.split(","):
+            env = environments.ensure(line.strip(), args.python)
+            print("ready   %s" % env.path)
+    envs = environments.list_envs()
+    if not envs:
+        print("no environments yet under %s" % environments.cache_root())
+    for env in envs:
+        print("%-40s Python %-8s Django %s%s" % (env.key, env.python_version, env.django_version,
+                                                 " (shim)" if env.shim else ""))
+    return 0

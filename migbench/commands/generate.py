@@ -1,0 +1,61 @@
+"""`migbench generate`: write a Django project (manage.py, settings, every app's
+models and migrations, migbench.json) from a scenario and print its summary.
+
+Side effects: writes --out, which must be empty unless --force (the project is
+built in a temporary sibling directory and renamed into place).
+"""
+
+from __future__ import annotations
+
+import time
+
+from migbench.targets import DEFAULT_LINE, LINES, DjangoLine, resolve_line
+
+from .common import add_scenario_argument, scenario
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("generate", help="write a Django project from a scenario")
+    add_scenario_argument(parser)
+    parser.add_argument("--out", required=True, help="directory to write the project into")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--django", help="target Django line, e.g. 1.8 or 5.2 "
+                                         "(default: the scenario's, else the installed one, else %s)" % DEFAULT_LINE)
+    parser.add_argument("--force", action="store_true", help="replace --out if it is not empty")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    from migbench.generator import build_project, write_project
+
+    resolved = scenario(args)
+    target, why = generation_target(args.django, resolved.generator.django)
+    started = time.perf_counter()
+    project = build_project(resolved, target)
+    out = write_project(project, args.out, force=args.force)
+    seconds = time.perf_counter() - started
+    for line in project.summary.lines():
+        print(line)
+    print("  files       %d written to %s in %.2fs (target Django %s: %s)"
+          % (len(project.files), out, seconds, target.line, why))
+    return 0
+
+
+def generation_target(requested: str | None, from_scenario: str | None) -> tuple[DjangoLine, str]:
+    """The Django line to generate for, and why: --django, the scenario's, the installed one, the default."""
+    if requested:
+        return resolve_line(requested), "--django"
+    if from_scenario:
+        return resolve_line(from_scenario), "the scenario's generator.django"
+    installed = _installed_django()
+    if installed and "%d.%d" % installed[:2] in LINES:
+        return resolve_line("%d.%d" % installed[:2]), "the Django installed here"
+    return resolve_line(DEFAULT_LINE), "the default"
+
+
+def _installed_django() -> tuple[int, ...] | None:
+    try:
+        import django
+    except ImportError:
+        return None
+    return tuple(django.VERSION[:2])
