@@ -57,10 +57,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from migbench import __version__ as MIGBENCH_VERSION
-from migbench.provenance import git_commit
 from migbench.errors import MigbenchError
 from migbench.generator import build_project, resolve_scenario, write_project
 from migbench.generator.scenario import Scenario
+from migbench.provenance import git_commit
 from migbench.targets import DjangoLine, resolve_line
 
 HERE = Path(__file__).resolve().parent

@@ -5,7 +5,7 @@ The requirement: the instrumented run (what ``migbench run`` does for one cell)
 costs at most 3% more wall time and 5 MB more peak RSS than a plain
 ``python manage.py migrate`` of the same project.
 
-One project is generated (``bench.runner.prepare_project``, cached like
+One project is generated (``bench/run/matrix.py: prepare_project``, cached like
 ``migbench run``'s) from a shipped scenario resized so that one ``migrate`` on
 Django 5.2 takes 20-40 s (``relations`` at 22 apps by default: dense
 cross-app relations, so the time is CPU spent rendering model states, not
@@ -14,7 +14,7 @@ run first):
 
 ``plain``
     ``<env python> manage.py migrate --noinput`` in a child process
-    (cwd = the project, environment = ``validity.project_env`` with a fresh SQLite
+    (cwd = the project, environment = ``bench/env/child.py: project_env`` with a fresh SQLite
     file in a fresh temporary directory, output to files), spawned and reaped
     with a blocking ``os.wait4`` the way ``/usr/bin/time`` or a shell does it:
     by a tiny reaper process (``python -I -S``, ~8.6 MB), not by this ~32 MB
@@ -23,7 +23,7 @@ run first):
     around spawn and reap (in the reaper); peak RSS = ``ru_maxrss`` x 1024,
     the number ``/usr/bin/time -v`` prints. No sampling, no limiter.
 ``instrumented``
-    ``bench.runner.run_once`` for one cell (strategy ``all``, no memory cap),
+    ``bench/run/executor.py: run_once`` for one cell (strategy ``all``, no memory cap),
     with the ``RunOptions`` that ``migbench run`` resolves by default
     (``bench.plan.resolve_options``: limiter ``auto``, 20 ms sampling): the
     worker with its event hooks, the limiter's cgroup, the parent sampling the
@@ -77,12 +77,14 @@ from typing import Callable
 import psutil
 
 from migbench import __version__ as MIGBENCH_VERSION
+from migbench.bench.engines.sqlite import SqliteEngine
 from migbench.bench.env import environments
-from migbench.bench.env.child import project_env
+from migbench.bench.env.child import SETTINGS, project_env
 from migbench.bench.env.environments import Environment
 from migbench.bench.measure import host
+from migbench.bench.measure.worker import MEASURE
 from migbench.bench.records import Cell
-from migbench.bench.run import executor as runner
+from migbench.bench.run import executor as runner, matrix
 from migbench.bench.run.options import RunOptions, resolve_options
 from migbench.errors import MigbenchError
 from migbench.generator import resolve_scenario
@@ -185,7 +187,7 @@ class Setup:
     project: Path
     env: Environment
     options: RunOptions
-    planned: runner.PlannedCell
+    planned: matrix.PlannedCell
     command: list[str]
 
 
@@ -197,11 +199,11 @@ def prepare(scenario: Scenario, django: str = DEFAULT_DJANGO, limiter: str | Non
     options = resolve_options({"django": django, "limiter": limiter, "interval": interval}, {}, "overhead")
     line = resolve_line(options.djangos[0]).line
     env = environments.ensure(options.djangos[0])
-    project = runner.prepare_project(scenario, line, on_note)
+    project = matrix.prepare_project(scenario, line, on_note)
     cell = Cell(scenario=scenario.name, scenario_sha256=scenario.sha256, strategy="all",
                 django_version=env.django_version, python_version=env.python_version,
                 memory_limit_bytes=None, database=options.database)
-    return Setup(scenario, project, env, options, runner.PlannedCell(cell, env),
+    return Setup(scenario, project, env, options, matrix.PlannedCell(cell, env),
                  list(command or ["python", "benchmarks/overhead.py"]))
 
 
@@ -298,8 +300,8 @@ def run_plain(setup: Setup, round_: int, placement: Placement, worker: bool = Fa
     workdir = Path(tempfile.mkdtemp(prefix="migbench-overhead-"))  # same $TMPDIR as run_once's
     try:
         if worker:
-            argv = [str(setup.env.python), str(runner.WORKER), "--project", str(setup.project),
-                    "--settings", runner.SETTINGS, "--events", str(workdir / "events.jsonl"),
+            argv = [str(setup.env.python), str(MEASURE), "--project", str(setup.project),
+                    "--settings", SETTINGS, "--events", str(workdir / "events.jsonl"),
                     "--"] + MIGRATE
         else:
             argv = [str(setup.env.python), "manage.py"] + MIGRATE
@@ -307,7 +309,7 @@ def run_plain(setup: Setup, round_: int, placement: Placement, worker: bool = Fa
                   str(workdir / "stderr.txt"), str(setup.project), "--"] + argv
         placement.before_spawn()
         started = time.monotonic()
-        proc = subprocess.Popen(reaper, env=project_env(workdir / "db.sqlite3"),
+        proc = subprocess.Popen(reaper, env=project_env(SqliteEngine().at(workdir / "db.sqlite3")),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 start_new_session=True, close_fds=True)
         placement.after_spawn()

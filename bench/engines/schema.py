@@ -1,26 +1,21 @@
-"""Snapshot a migrated SQLite database's schema, and diff two snapshots.
+"""A database schema as data, and the diff of two: the engine-neutral half of "proof of equivalence".
 
-The basis of "proof of equivalence": every migration strategy (all at once,
-per app, squashed, regenerated, raw SQL) must leave the same schema as the
-baseline. "Same" means same meaning, not same bytes: Django's generated
-index/constraint names (`app_model_field_1a2b3c4d`, `sqlite_autoindex_t_1`)
-and the column order of a rebuilt table depend on the migration path, so
-they are kept in the snapshot for display but never compared.
+Every migration strategy (all at once, per app, squashed, regenerated, raw SQL)
+must leave the same schema as the baseline. "Same" means same meaning, not
+same bytes: Django's generated index/constraint names
+(`app_model_field_1a2b3c4d`, `sqlite_autoindex_t_1`) and the column order of a
+rebuilt table depend on the migration path, so they are kept in the snapshot
+for display but never compared.
 
-SQLite has no pragma for CHECK constraints or for DEFERRABLE, so those are
-read from the CREATE TABLE text; everything else comes from PRAGMAs.
+What this module is *not* responsible for: reading a live database. Each
+engine (bench/engines/sqlite.py, ...) introspects its own catalog into these
+dataclasses; this module only compares them. Pure, no I/O.
 """
 
 from __future__ import annotations
 
-import re
-import sqlite3
 from collections import Counter
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Iterable
-
-from migbench.errors import MigbenchError
 
 
 @dataclass(frozen=True)
@@ -41,6 +36,11 @@ class ForeignKey:
     on_update: str
     on_delete: str
     deferrable: str | None  # e.g. "DEFERRABLE INITIALLY DEFERRED", None if not written
+
+
+def fk_sort_key(fk: ForeignKey) -> tuple:
+    """The order foreign keys are kept and compared in (a table may have several per column)."""
+    return (fk.columns, fk.table, tuple(c or "" for c in fk.to_columns))
 
 
 @dataclass(frozen=True)
@@ -108,228 +108,6 @@ class Difference:
 
     def line(self) -> str:
         return "%s %s%s" % (self.object, self.kind, ": " + self.detail if self.detail else "")
-
-
-# -- snapshot -----------------------------------------------------------------
-
-def snapshot(path: Path, exclude_tables: Iterable[str] = ("django_migrations",)) -> Schema:
-    """The schema of the SQLite database at `path`, opened read-only."""
-    path = Path(path)
-    if not path.is_file():
-        raise MigbenchError("no SQLite database at %s: the file does not exist" % path)
-    excluded = set(exclude_tables)
-    try:
-        conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
-        try:
-            rows = conn.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-                " ORDER BY name").fetchall()
-            tables = tuple(_table(conn, name, sql or "") for name, sql in rows if name not in excluded)
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as error:
-        raise MigbenchError("cannot read %s as an SQLite database: %s" % (path, error)) from None
-    return Schema("sqlite", tables)
-
-
-def _q(name: str) -> str:
-    return '"%s"' % name.replace('"', '""')
-
-
-def _table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
-    columns = tuple(
-        Column(cname, _norm_space(ctype).upper(), bool(notnull),
-               None if default is None else _norm_space(default), pk, hidden)
-        for _cid, cname, ctype, notnull, default, pk, hidden
-        in conn.execute("PRAGMA table_xinfo(%s)" % _q(name)))
-    primary_key = tuple(c.name for c in sorted((c for c in columns if c.pk), key=lambda c: c.pk))
-    definitions = _definitions(sql)
-    deferrable = _deferrables(definitions)
-    fk_rows: dict[int, list] = {}
-    for fid, seq, target, frm, to, on_update, on_delete, _match in conn.execute(
-            "PRAGMA foreign_key_list(%s)" % _q(name)):
-        fk_rows.setdefault(fid, []).append((seq, target, frm, to, on_update, on_delete))
-    foreign_keys = []
-    for rows in fk_rows.values():
-        rows.sort()
-        cols = tuple(r[2] for r in rows)
-        foreign_keys.append(ForeignKey(cols, rows[0][1], tuple(r[3] for r in rows),
-                                       rows[0][4].upper(), rows[0][5].upper(), deferrable.get(cols)))
-    index_sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
-                                  (name,)).fetchall())
-    indexes = []
-    for _seq, iname, unique, origin, _partial in conn.execute("PRAGMA index_list(%s)" % _q(name)):
-        parts = []
-        for _seqno, _cid, cname, desc, coll, key in conn.execute("PRAGMA index_xinfo(%s)" % _q(iname)):
-            if not key:
-                continue
-            part = cname if cname is not None else "<expr>"
-            if coll and coll.upper() != "BINARY":
-                part += " COLLATE " + coll.upper()
-            parts.append(part + (" DESC" if desc else ""))
-        indexes.append(Index(iname, tuple(parts), bool(unique), _where(index_sql.get(iname)), origin))
-    checks = tuple(c for d in definitions for c in _checks(d))
-    return Table(name, columns, primary_key, tuple(sorted(foreign_keys, key=_fk_sort)),
-                 tuple(sorted(indexes, key=lambda i: i.name)), checks)
-
-
-def _fk_sort(fk: ForeignKey) -> tuple:
-    return (fk.columns, fk.table, tuple(c or "" for c in fk.to_columns))
-
-
-# -- reading CREATE TABLE / CREATE INDEX text ---------------------------------
-
-_QUOTES = {'"': '"', "`": "`", "[": "]", "'": "'"}
-
-
-def _tokens(sql: str):
-    """(char_index, piece) pieces: quoted strings/identifiers whole, other characters one by one."""
-    i = 0
-    while i < len(sql):
-        ch = sql[i]
-        if ch in _QUOTES:
-            close = _QUOTES[ch]
-            j = i + 1
-            while j < len(sql):
-                if sql[j] == close:
-                    if close != "]" and j + 1 < len(sql) and sql[j + 1] == close:  # doubled quote
-                        j += 2
-                        continue
-                    break
-                j += 1
-            yield i, sql[i:j + 1]
-            i = j + 1
-        else:
-            yield i, ch
-            i += 1
-
-
-def _definitions(sql: str) -> list[str]:
-    """The comma-separated column and constraint definitions inside CREATE TABLE (...)."""
-    out, depth, current = [], 0, []
-    for _i, piece in _tokens(sql):
-        if piece == "(":
-            depth += 1
-            if depth == 1:
-                continue
-        elif piece == ")":
-            depth -= 1
-            if depth == 0:
-                out.append("".join(current))
-                current = []
-                break
-        if depth == 1 and piece == ",":
-            out.append("".join(current))
-            current = []
-        elif depth >= 1:
-            current.append(piece)
-    return [d.strip() for d in out if d.strip()]
-
-
-def _unquote(piece: str) -> str:
-    if piece[:1] in _QUOTES and piece[:1] != "'":
-        inner = piece[1:-1]
-        return inner.replace(piece[0] * 2, piece[0]) if piece[0] != "[" else inner
-    return piece
-
-
-def _normalise(text: str) -> str:
-    """Identifiers unquoted, whitespace collapsed, none around operators; string literals kept as written."""
-    out = "".join(_unquote(p) if len(p) > 1 else p for _i, p in _tokens(text))
-    # Collapse whitespace outside string literals only.
-    pieces, buf = [], []
-    for _i, p in _tokens(out):
-        if len(p) > 1 and p[0] == "'":
-            pieces.append(_compact("".join(buf)))
-            pieces.append(p)
-            buf = []
-        else:
-            buf.append(p)
-    pieces.append(_compact("".join(buf)))
-    return "".join(pieces).strip()
-
-
-def _compact(text: str) -> str:
-    """No whitespace around operators and punctuation ("a >= 0", "a>=0" alike); single spaces between words."""
-    return re.sub(r"\s*([^\w\s])\s*", r"\1", re.sub(r"\s+", " ", text))
-
-
-def _norm_space(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _balanced(text: str, start: int) -> int:
-    """Index just past the parenthesis group opening at or after `start` (quote-aware)."""
-    depth = 0
-    for i, piece in _tokens(text):
-        if i < start:
-            continue
-        if piece == "(":
-            depth += 1
-        elif piece == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return len(text)
-
-
-def _keyword_at(text: str, word: str) -> list[int]:
-    """Positions of `word` as a bare keyword (not inside quotes or part of a longer name)."""
-    found = []
-    for i, piece in _tokens(text):
-        if (piece[:1].upper() == word[0] and text[i:i + len(word)].upper() == word
-                and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_$"))
-                and not (text[i + len(word):i + len(word) + 1].isalnum()
-                         or text[i + len(word):i + len(word) + 1] in ("_", "$"))):
-            found.append(i)
-    return found
-
-
-def _checks(definition: str) -> list[str]:
-    out = []
-    for i in _keyword_at(definition, "CHECK"):
-        end = _balanced(definition, i)
-        out.append("CHECK " + _normalise(definition[i + len("CHECK"):end]))
-    return out
-
-
-_DEFERRABLE = re.compile(r"\b(NOT\s+)?DEFERRABLE(\s+INITIALLY\s+(DEFERRED|IMMEDIATE))?", re.I)
-
-
-def _deferrables(definitions: list[str]) -> dict[tuple[str, ...], str]:
-    """Foreign key columns -> their DEFERRABLE clause, read from the table's SQL."""
-    out = {}
-    for d in definitions:
-        if not _keyword_at(d, "REFERENCES"):
-            continue
-        match = _DEFERRABLE.search(d)
-        if not match:
-            continue
-        fk = _keyword_at(d, "FOREIGN")
-        if fk:
-            start = d.index("(", fk[0])
-            cols = d[start + 1:_balanced(d, start) - 1]
-            key = tuple(_unquote(c.strip()) for c in cols.split(","))
-        else:
-            key = (_first_name(d),)
-        out[key] = _norm_space(match.group(0)).upper()
-    return out
-
-
-def _first_name(definition: str) -> str:
-    """The column name a column definition starts with (quoted or bare)."""
-    for _i, piece in _tokens(definition):
-        if len(piece) > 1:
-            return _unquote(piece)
-        break
-    return re.match(r"[^\s(]+", definition).group(0)
-
-
-def _where(sql: str | None) -> str | None:
-    if not sql:
-        return None
-    positions = _keyword_at(sql, "WHERE")
-    return _normalise(sql[positions[-1] + len("WHERE"):]) if positions else None
 
 
 # -- diff -----------------------------------------------------------------------
@@ -404,7 +182,7 @@ def _diff_fks(a: Table, b: Table) -> list[Difference]:
     for cols in sorted(set(groups_a) | set(groups_b)):
         label = "foreign key %s.%s" % (a.name, ",".join(cols))
         xs, ys = groups_a.get(cols, []), groups_b.get(cols, [])
-        if sorted(xs, key=_fk_sort) == sorted(ys, key=_fk_sort):
+        if sorted(xs, key=fk_sort_key) == sorted(ys, key=fk_sort_key):
             continue
         if len(xs) == 1 and len(ys) == 1:
             out.append(Difference(label, "changed", _fk_change(xs[0], ys[0])))

@@ -4,7 +4,8 @@ Every child that runs a project (the measured worker, the reference migrate,
 the checks, the transformations' squashmigrations) gets its environment from
 project_env(): the parent's, minus anything that would leak into the target
 Python (PYTHON*, DJANGO_*, VIRTUAL_ENV), plus the project's settings module and
-the database the engine made for it. Nothing here measures; bench/measure/ does.
+the settings fragment of the database the engine made for it (bench/engines).
+Nothing here measures; bench/measure/ does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 
 @dataclass
@@ -30,11 +32,17 @@ class CommandResult:
 SETTINGS = "benchproject.settings"
 
 
-def project_env(database: Path, settings: str = SETTINGS) -> dict[str, str]:
+class DatabaseLike(Protocol):
+    """What a child needs of a database: the settings fragment (bench/engines' Database)."""
+
+    def child_env(self) -> dict[str, str]: ...
+
+
+def project_env(database: DatabaseLike, settings: str = SETTINGS) -> dict[str, str]:
     """Environment of a child running a generated project: the parent's, minus anything
     that would leak into the target Python, plus the project's database and settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DJANGO_", "VIRTUAL_ENV"))}
-    env["MIGBENCH_DATABASE_URL"] = "sqlite:///%s" % database
+    env.update(database.child_env())
     env["DJANGO_SETTINGS_MODULE"] = settings
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # the generated tree stays exactly as generated
     return env
@@ -43,10 +51,10 @@ def project_env(database: Path, settings: str = SETTINGS) -> dict[str, str]:
 class ProjectRunner:
     """Runs manage.py commands of one project with one interpreter and one database."""
 
-    def __init__(self, project: Path, python: Path | str, database: Path, settings: str = SETTINGS):
+    def __init__(self, project: Path, python: Path | str, database: DatabaseLike, settings: str = SETTINGS):
         self.project = Path(project)
         self.python = str(python)
-        self.database = Path(database)
+        self.database = database
         self.settings = settings
 
     def env(self) -> dict[str, str]:

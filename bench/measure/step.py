@@ -22,7 +22,7 @@ from migbench.bench.env.child import SETTINGS, project_env
 from . import limiters, timeline
 from .outcome import classify
 from .supervisor import supervise
-from .worker import EXECUTE_SQL, MEASURE, TESTDB_DIR
+from .worker import MEASURE, TESTDB_DIR
 
 _TAIL_LINES = 30
 
@@ -120,14 +120,11 @@ class StepContext:
     timeout_s: float | None
     interval_s: float
     ddl: Path | None = None  # capture_ddl.py output, for kind "sql"
-    legacy_alter_table: bool = False
 
 
 def child_argv(spec: StepSpec, ctx: StepContext, events_path: Path) -> list[str]:
     if spec.kind == "sql":
-        argv = [str(ctx.python), str(EXECUTE_SQL), "--database", str(ctx.databases[spec.database]),
-                "--statements", str(ctx.ddl), "--events", str(events_path)]
-        return argv + (["--legacy-alter-table"] if ctx.legacy_alter_table else [])
+        return ctx.databases[spec.database].replay_argv(ctx.python, ctx.ddl, events_path)
     return [str(ctx.python), str(MEASURE), "--project", str(ctx.projects[spec.project]),
             "--settings", SETTINGS, "--events", str(events_path), "--"] + list(spec.args)
 

@@ -1,7 +1,7 @@
 """Is a generated project valid on a target? Real commands in real child processes.
 
-The checks a Django engineer would run by hand, in order, each on a fresh
-SQLite database of its own:
+The checks a Django engineer would run by hand, in order, on one fresh
+database of the engine's (SQLite unless told otherwise):
 
 1. `manage.py check` passes;
 2. `makemigrations --check --dry-run` finds no changes (migrations agree with
@@ -17,11 +17,12 @@ SQLite database of its own:
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migbench.bench import engines
+from migbench.bench.engines import Database, Engine
 from migbench.bench.env.child import CommandResult, ProjectRunner
 from migbench.bench.measure.worker import WRITE_ROWS
 from migbench.targets import DjangoLine
@@ -40,15 +41,23 @@ class Validity:
 
 
 def validate_project(project: Path, python: Path | str, target: DjangoLine, apps: list[str],
-                     workdir: Path, on_step=None) -> Validity:
-    """Run the five checks; stop at the first failure (later steps would only echo it).
+                     workdir: Path, on_step=None, engine: Engine | None = None) -> Validity:
+    """Run the five checks on a fresh database of `engine` (default: the embedded one); stop at
+    the first failure (later steps would only echo it).
 
     `on_step(step)` is called as each step ends: large projects take minutes.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    database = workdir / "validity.sqlite3"
-    if database.exists():
-        database.unlink()
+    engine = engine or engines.get(engines.DEFAULT)
+    database = engine.fresh(workdir, "validity", target)
+    try:
+        return _checks(project, python, target, apps, database, on_step)
+    finally:
+        engine.drop(database)
+
+
+def _checks(project: Path, python: Path | str, target: DjangoLine, apps: list[str], database: Database,
+            on_step) -> Validity:
     runner = ProjectRunner(project, python, database)
     result = Validity()
 
@@ -85,12 +94,8 @@ def validate_project(project: Path, python: Path | str, target: DjangoLine, apps
     return result
 
 
-def _nothing_left(database: Path, apps: list[str]) -> CommandResult:
+def _nothing_left(database: Database, apps: list[str]) -> CommandResult:
     started = time.monotonic()
-    with sqlite3.connect(str(database)) as connection:
-        marks = ",".join("?" * len(apps))
-        rows = connection.execute(
-            "SELECT app, name FROM django_migrations WHERE app IN (%s)" % marks, apps
-        ).fetchall()
+    rows = database.engine.recorded_migrations(database, apps)
     return CommandResult("nothing left applied", not rows, time.monotonic() - started,
-                "still recorded: %s" % rows[:10] if rows else "")
+                         "still recorded: %s" % rows[:10] if rows else "")

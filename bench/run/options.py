@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from migbench.bench.strategies.registry import NAMES as STRATEGIES
+from migbench.bench import engines, strategies as registry
 from migbench.errors import MigbenchError, ScenarioError
 from migbench.targets import DEFAULT_LINE, LINES, resolve_line, version_key
 from migbench.units import parse_duration
@@ -63,9 +63,9 @@ def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], sou
     memories = tuple(_size(v, where) for v in memories_raw)
     strategies, where = pick("strategy", "all")
     for strategy in strategies:
-        if strategy not in STRATEGIES:
+        if strategy not in registry.names():
             raise MigbenchError("%s: unknown strategy %r; available: %s"
-                                % (where, strategy, ", ".join(STRATEGIES)))
+                                % (where, strategy, ", ".join(registry.names())))
     repeat_raw, where = pick("repeat", "1")
     repeat = _positive_int(repeat_raw, where)
     database_raw, where = pick("database", "sqlite")
@@ -166,9 +166,9 @@ def _positive_int(values: list[str], where: str) -> int:
 
 
 def _database(value: str, where: str) -> str:
-    engine = value.split(":", 1)[0].lower()
-    if engine in ("sqlite", "sqlite3"):
-        return "sqlite"
+    engine = engines.resolve_name(value.split(":", 1)[0])
+    if engine is not None:
+        return engine
     raise MigbenchError(
         "%s: %r: the runner measures SQLite only so far (each run gets a fresh database file); "
         "use --database sqlite" % (where, value))

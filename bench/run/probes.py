@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from migbench import __version__
+from migbench.bench import engines
 from migbench.bench.measure import host, limiters
 from migbench.bench.measure.outcome import classify
 from migbench.bench.measure.supervisor import DEFAULT_INTERVAL, supervise
@@ -35,9 +36,11 @@ from migbench.bench.records import Cell, ResultStore, RunRecord, load_record
 from migbench.errors import MigbenchError
 from migbench.generator.scenario import Scenario
 from migbench.provenance import git_commit
+from migbench.units import parse_size
 
 from .bisect import STOPPED, Bisection, Probe, bisect_cap, size
-from .executor import Matrix, PlannedCell, _check_same_project, plan_with_notes, run_once
+from .executor import run_once
+from .matrix import Matrix, PlannedCell, check_same_project, plan_with_notes
 from .options import RunOptions
 from .progress import Progress
 
@@ -52,7 +55,7 @@ def parse_bounds(low: str, high: str, tolerance: str) -> tuple[int, int, int]:
     values = []
     for option, text in (("--low", low), ("--high", high), ("--tolerance", tolerance)):
         try:
-            value = limiters.parse_size(text)
+            value = parse_size(text)
         except MigbenchError as error:
             raise MigbenchError("%s: %s" % (option, error)) from None
         if value is None:
@@ -61,7 +64,7 @@ def parse_bounds(low: str, high: str, tolerance: str) -> tuple[int, int, int]:
     low_b, high_b, tol_b = values
     if low_b >= high_b:
         raise MigbenchError("--low %s must be below --high %s" % (size(low_b), size(high_b)))
-    if tol_b < limiters.parse_size("1M"):
+    if tol_b < parse_size("1M"):
         raise MigbenchError("--tolerance %s: caps are probed in whole MiB, give 1M or more" % size(tol_b))
     return low_b, high_b, tol_b
 
@@ -158,15 +161,16 @@ def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, 
                             "cap; use --limiter auto, cgroup2, cgroup1, systemd or rlimit")
     matrix = plan_with_notes(scenario, options, high, progress)
     store = ResultStore(out)
-    _check_same_project(store, scenario, matrix.project_target)
+    check_same_project(store, scenario, matrix.project_target)
     # high, low, the bisection, two confirmations, the uncapped run: a guess (widening adds more)
     steps = math.ceil(math.log2((high - low) / tolerance))
     progress.begin(total=len(matrix.cells) * (4 + steps + int(uncapped)), already=0)
     results = []
     try:
-        for planned in matrix.cells:
-            probe = RecordProbe(planned, matrix, scenario, options, store, command, progress)
-            results.append(_bisect_cell(probe, bounds, uncapped, stream))
+        with engines.get(options.database).serving():
+            for planned in matrix.cells:
+                probe = RecordProbe(planned, matrix, scenario, options, store, command, progress)
+                results.append(_bisect_cell(probe, bounds, uncapped, stream))
     finally:
         progress.finish()  # also on Ctrl-C: clear the status line before the caller's message
     print("\nrecords in %s" % out, file=stream)

@@ -45,7 +45,8 @@ from migbench.generator.scenario import Scenario
 from migbench.provenance import git_commit
 from migbench.units import format_duration, parse_duration
 
-from .executor import Matrix, UnpreparedCells, plan_matrix, run_matrix
+from .executor import UnpreparedCells, run_matrix
+from .matrix import Matrix, plan_matrix
 from .options import RunOptions, resolve_options
 from .progress import Progress
 

@@ -1,6 +1,6 @@
 """The reference every strategy is checked against: what `all` builds on one environment.
 
-For one (generated project, environment) pair, cached on disk like the
+For one (generated project, environment, engine), cached on disk like the
 project itself:
 - `schema.json`: the snapshot of a database migrated with plain `migrate`;
 - `ddl.jsonl`: every statement the schema editor executed doing it, with
@@ -27,13 +27,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from migbench.bench.engines.schema import Schema, fingerprint, snapshot
+from migbench.bench.engines import Database, Engine
+from migbench.bench.engines.schema import Schema, fingerprint
 from migbench.bench.env import environments
 from migbench.bench.env.child import SETTINGS, project_env
 from migbench.bench.env.environments import Environment
 from migbench.bench.measure.worker import CAPTURE_DDL
 from migbench.errors import MigbenchError
 from migbench.provenance import git_commit
+from migbench.targets import resolve_line
 
 _TAIL = 20
 
@@ -48,8 +50,8 @@ class Baseline:
     app_order: list[str]  # apps with migrations, in full-plan order (from the DDL markers)
 
 
-def directory(project: Path, env: Environment) -> Path:
-    return environments.cache_root() / "baselines" / project_key(project) / env.key
+def directory(project: Path, env: Environment, engine: Engine) -> Path:
+    return environments.cache_root() / "baselines" / project_key(project) / env.key / engine.name
 
 
 def project_key(project: Path) -> str:
@@ -61,9 +63,9 @@ def project_key(project: Path) -> str:
     return "%s-%s" % (Path(project).name, hashlib.sha256(where.encode()).hexdigest()[:8])
 
 
-def load(project: Path, env: Environment) -> Baseline | None:
+def load(project: Path, env: Environment, engine: Engine) -> Baseline | None:
     """The cached baseline, or None."""
-    where = directory(project, env)
+    where = directory(project, env, engine)
     try:
         meta = json.loads((where / "meta.json").read_text(encoding="utf-8"))
         schema = Schema.from_dict(json.loads((where / "schema.json").read_text(encoding="utf-8")))
@@ -74,29 +76,32 @@ def load(project: Path, env: Environment) -> Baseline | None:
                     ddl if ddl.is_file() else None, meta.get("app_order", []))
 
 
-def adopt(project: Path, env: Environment, database: Path, run_id: str) -> Baseline:
+def adopt(project: Path, env: Environment, database: Database, run_id: str) -> Baseline:
     """Make the schema of a finished `all` run the baseline (when there is none yet)."""
-    existing = load(project, env)
+    engine = database.engine
+    existing = load(project, env, engine)
     if existing is not None:
         return existing
-    _write(directory(project, env), snapshot(database), None, "all run %s" % run_id, [])
-    return load(project, env)
+    _write(directory(project, env, engine), engine.snapshot(database), None, "all run %s" % run_id, [])
+    return load(project, env, engine)
 
 
-def ensure(project: Path, env: Environment, *, need_capture: bool = False, on_note=print) -> Baseline:
+def ensure(project: Path, env: Environment, engine: Engine, *, need_capture: bool = False,
+           on_note=print) -> Baseline:
     """The baseline, running the reference `migrate` (with DDL capture) if it is missing.
 
     `need_capture`: the caller needs the DDL or the app order (floor, per-app,
     backward), which an adopted `all` run does not provide.
     """
-    existing = load(project, env)
+    existing = load(project, env, engine)
     if existing is not None and (existing.ddl is not None or not need_capture):
         return existing
     on_note("baseline: reference migrate of %s on Django %s / Python %s (not measured; cached)"
             % (project.name, env.django_version, env.python_version))
     work = Path(tempfile.mkdtemp(prefix="migbench-baseline-"))
+    database = engine.fresh(work, "reference", resolve_line(env.django_version))
     try:
-        database, ddl = work / "db.sqlite3", work / "ddl.jsonl"
+        ddl = work / "ddl.jsonl"
         argv = [str(env.python), str(CAPTURE_DDL), "--out", str(ddl), "--project", str(project),
                 "--settings", SETTINGS, "--", "migrate", "--noinput", "-v", "0"]
         done = subprocess.run(argv, cwd=project, env=project_env(database), stdout=subprocess.PIPE,
@@ -107,14 +112,15 @@ def ensure(project: Path, env: Environment, *, need_capture: bool = False, on_no
                                 "baseline exists to validate against: %s"
                                 % (project.name, env.django_version, env.python_version,
                                    last[-1] if last else "exit %d" % done.returncode))
-        schema = snapshot(database)
+        schema = engine.snapshot(database)
         if existing is not None and fingerprint(schema) != existing.fingerprint:
             on_note("baseline: warning: the reference run's schema differs from the adopted "
                     "one (%s); keeping the reference run's" % existing.source)
-        _write(directory(project, env), schema, ddl, "reference run", app_order(ddl))
+        _write(directory(project, env, engine), schema, ddl, "reference run", app_order(ddl))
     finally:
+        engine.drop(database)
         shutil.rmtree(work, ignore_errors=True)
-    return load(project, env)
+    return load(project, env, engine)
 
 
 def app_order(ddl: Path) -> list[str]:

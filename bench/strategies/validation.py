@@ -1,11 +1,11 @@
 """Proof that a strategy did not change the result: schema equal to the baseline, rows writable.
 
 After a strategy's steps finish `ok`, its database is introspected
-(bench/schema.py) and compared with the baseline of the same environment
-(bench/baseline.py): tables, columns with type, null and default, primary
+(by its engine, bench/engines/) and compared with the baseline of the same environment
+(bench/strategies/baseline.py): tables, columns with type, null and default, primary
 keys, foreign keys, indexes, unique and check constraints. Any difference
 fails the run's validation; the differing objects are named in the record.
-Then one row is written into every model (bench/worker/write_rows.py):
+Then one row is written into every model (bench/measure/worker/write_rows.py):
 Django 1.9-1.11 on SQLite >= 3.26 can migrate "successfully" and leave
 foreign keys pointing at dropped tables, which only a write reveals.
 
@@ -17,12 +17,12 @@ untouched, and no migration of those apps is still recorded.
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from migbench.bench.engines.schema import Schema, diff, fingerprint, snapshot
+from migbench.bench.engines import Database
+from migbench.bench.engines.schema import Schema, diff, fingerprint
 from migbench.bench.env.child import SETTINGS, project_env
 from migbench.bench.measure.worker import WRITE_ROWS
 
@@ -56,15 +56,15 @@ def compare(candidate: Schema, baseline: Baseline) -> Validation:
     )
 
 
-def emptied(database: Path, baseline: Baseline, project_apps: list[str]) -> Validation:
+def emptied(database: Database, baseline: Baseline, project_apps: list[str]) -> Validation:
     """After `backward`: the project's tables gone, everything else as in the baseline."""
     prefixes = tuple(app + "_" for app in project_apps)
     expected = Schema(baseline.schema.engine,
                       tuple(t for t in baseline.schema.tables if not t.name.startswith(prefixes)))
-    result = compare(snapshot(database), Baseline(baseline.path, expected, fingerprint(expected),
+    result = compare(database.engine.snapshot(database), Baseline(baseline.path, expected, fingerprint(expected),
                                                  baseline.source + ", without the project's tables",
                                                  None, []))
-    left = _still_recorded(database, project_apps)
+    left = database.engine.recorded_migrations(database, project_apps)
     result.schema = "emptied" if result.ok else "not emptied"
     if left:
         result.ok = False
@@ -74,7 +74,7 @@ def emptied(database: Path, baseline: Baseline, project_apps: list[str]) -> Vali
     return result
 
 
-def write_rows(python: Path, project: Path, database: Path, project_apps: list[str],
+def write_rows(python: Path, project: Path, database: Database, project_apps: list[str],
                timeout: float = 1800) -> str:
     """One row into every model of the project's apps; "ok: ..." or "failed: <first error>"."""
     argv = [str(python), str(WRITE_ROWS), "--project", str(project), "--settings", SETTINGS,
@@ -93,14 +93,3 @@ def write_rows(python: Path, project: Path, database: Path, project_apps: list[s
         return "ok: %d models, %d rows" % (report.get("models", 0), report.get("rows", 0))
     first = (report.get("errors") or [{}])[0]
     return "failed: %s: %s" % (first.get("model", "?"), first.get("error", "?"))
-
-
-def _still_recorded(database: Path, apps: list[str]) -> list[str]:
-    try:
-        with sqlite3.connect(str(database)) as connection:
-            rows = connection.execute(
-                "SELECT app, name FROM django_migrations WHERE app IN (%s)" % ",".join("?" * len(apps)),
-                apps).fetchall()
-    except sqlite3.DatabaseError:
-        return []
-    return ["%s.%s" % row for row in rows]

@@ -4,7 +4,7 @@
 Runs INSIDE a target environment (Python 2.7 .. 3.13, Django 1.8 .. 6.x).
 Stdlib + Django only: no f-strings, no annotations, no keyword-only arguments.
 
-Usage (cwd = the project, environment = validity.project_env(scratch db))::
+Usage (cwd = the project, environment = bench/env/child.py project_env(a scratch database))::
 
     python graph.py --project DIR --settings benchproject.settings
 

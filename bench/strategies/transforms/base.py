@@ -10,13 +10,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from migbench.bench.engines.schema import Difference, Schema, diff, snapshot
+from migbench.bench.engines import Database
+from migbench.bench.engines.schema import Difference, Schema, diff
 from migbench.bench.env.child import CommandResult, ProjectRunner, project_env
 from migbench.bench.env.environments import Environment
 from migbench.errors import MigbenchError
 from migbench.targets import resolve_line
 
-from .graphinfo import last_line, on_disk, operations, probe, used
+from .graphinfo import SCRATCH_ENGINE, last_line, on_disk, operations, probe, used
 from .report import AppResult, TransformReport
 
 APPS_DIR = "apps"
@@ -33,7 +34,7 @@ class Job:
         self._baseline: Schema | None | bool = False  # not computed yet
         self.line = resolve_line(env.django_version)
         self.scratch = scratch
-        self.runner = ProjectRunner(project, env.python, scratch / "scratch.sqlite3")
+        self.runner = ProjectRunner(project, env.python, SCRATCH_ENGINE.fresh(scratch, "scratch", self.line))
         self.wall = 0.0
         self.notes: list[str] = []
         for label in labels:
@@ -110,14 +111,14 @@ class Job:
         the same migration; Django 1.8-1.11 on SQLite drop the deferred indexes of an M2M
         table when a later operation of the same migration rebuilds its model's table.
         """
-        database = self.scratch / "migrate-check.sqlite3"
+        database = SCRATCH_ENGINE.fresh(self.scratch, "migrate-check", self.line)
         ok, node, error = _migrate(self.project, self.env, database)
         if not ok:
             return Failure(node, error, {})
         baseline = self.baseline()
         if baseline is None:
             return None
-        differences = diff(baseline, snapshot(database))
+        differences = diff(baseline, SCRATCH_ENGINE.snapshot(database))
         if not differences:
             return None
         by_app: dict[str, list[Difference]] = {}
@@ -129,9 +130,9 @@ class Job:
     def baseline(self) -> Schema | None:
         """The original project's schema after migrate from empty (once; None if it does not migrate)."""
         if self._baseline is False:
-            database = self.scratch / "baseline.sqlite3"
+            database = SCRATCH_ENGINE.fresh(self.scratch, "baseline", self.line)
             ok, node, error = _migrate(self.source, self.env, database)
-            self._baseline = snapshot(database) if ok else None
+            self._baseline = SCRATCH_ENGINE.snapshot(database) if ok else None
             if not ok:
                 self.note("the original project does not migrate from empty on Django %s (%s: %s): "
                           "schemas are not compared" % (self.env.django_version, node, error))
@@ -166,10 +167,8 @@ class Failure:
         return "%s (%d difference(s))" % (found[0].line(), len(found))
 
 
-def _migrate(project: Path, env: Environment, database: Path) -> tuple[bool, str | None, str]:
-    """manage.py migrate from an empty database: (ok, "app.name" it failed in or None, last error line)."""
-    if database.exists():
-        database.unlink()
+def _migrate(project: Path, env: Environment, database: Database) -> tuple[bool, str | None, str]:
+    """manage.py migrate on a fresh database: (ok, "app.name" it failed in or None, last error line)."""
     try:
         done = subprocess.run([str(env.python), "manage.py", "migrate", "--noinput"],
                               cwd=project, env=project_env(database), stdout=subprocess.PIPE,

@@ -8,12 +8,18 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from migbench.bench import engines
 from migbench.bench.env.child import ProjectRunner
 from migbench.bench.env.environments import Environment
 from migbench.bench.measure.worker import GRAPH
 from migbench.errors import MigbenchError
 
 TIMEOUT = 1800
+
+# A transformation is checked (migrates from empty, same schema as the original) on the
+# embedded engine: that proves the transformation itself. The run that measures it proves
+# equivalence again on the cell's own engine (bench/strategies/validation.py).
+SCRATCH_ENGINE = engines.get(engines.DEFAULT)
 
 
 def graph_info(project: Path, env: Environment) -> dict:
@@ -28,7 +34,7 @@ def graph_info(project: Path, env: Environment) -> dict:
 def probe(project: Path, env: Environment) -> tuple[dict | None, str]:
     """(info, "") or (None, one-line error)."""
     with tempfile.TemporaryDirectory(prefix="migbench-graph-") as scratch:
-        runner = ProjectRunner(project, env.python, Path(scratch) / "graph.sqlite3")
+        runner = ProjectRunner(project, env.python, SCRATCH_ENGINE.fresh(Path(scratch), "graph"))
         try:
             done = subprocess.run([str(env.python), str(GRAPH), "--project", str(project),
                                    "--settings", runner.settings],

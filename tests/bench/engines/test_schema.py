@@ -8,7 +8,8 @@ import sqlite3
 import pytest
 from support import environment_or_skip
 
-from migbench.bench.engines.schema import Schema, diff, snapshot
+from migbench.bench.engines.schema import Schema, diff
+from migbench.bench.engines.sqlite import SqliteEngine, snapshot
 from migbench.errors import MigbenchError
 
 BASE = """
@@ -153,7 +154,7 @@ def test_two_migrates_of_a_generated_project_are_equivalent(tmp_path):
     schemas = []
     for n in (1, 2):
         db = tmp_path / ("db%d.sqlite3" % n)
-        step = ProjectRunner(out, env.python, db).manage("migrate", "migrate", "--noinput")
+        step = ProjectRunner(out, env.python, SqliteEngine().at(db)).manage("migrate", "migrate", "--noinput")
         assert step.ok, step
         schemas.append(snapshot(db))
     assert diff(*schemas) == []

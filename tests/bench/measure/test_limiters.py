@@ -1,4 +1,4 @@
-"""Memory limiters (bench/limiters.py).
+"""Memory limiters (bench/measure/limiters/).
 
 Real where this machine allows it: cgroup v1 runs real children under a real cap
 (OOM kill, peak, cleanup after exceptions and Ctrl-C, stale groups) and rlimit runs

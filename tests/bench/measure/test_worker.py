@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from migbench.bench.engines.sqlite import SqliteEngine
 from migbench.bench.env.child import ProjectRunner
 from migbench.bench.measure.worker import MEASURE
 from migbench.generator import build_project, resolve_scenario, write_project
@@ -86,7 +87,7 @@ class Run:
 def run(python, project: Path, database: Path, args: list[str], events: Path | None,
         settings: str = "benchproject.settings", worker: bool = True) -> Run:
     """The worker (or, with worker=False, `python manage.py`) as the parent starts it."""
-    runner = ProjectRunner(project, python, database, settings=settings)
+    runner = ProjectRunner(project, python, SqliteEngine().at(database), settings=settings)
     if worker:
         cmd = [str(python), str(MEASURE), "--project", str(project), "--settings", settings]
         if events is not None:
@@ -386,7 +387,7 @@ def test_killed_worker_leaves_whole_lines(environment_for, tiny_project, tmp_pat
     line = _lines()[-1]
     env = environment_for(line)
     events = tmp_path / "events.jsonl"
-    runner = ProjectRunner(tiny_project, env.python, tmp_path / "db", settings="tinysettings")
+    runner = ProjectRunner(tiny_project, env.python, SqliteEngine().at(tmp_path / "db"), settings="tinysettings")
     proc = subprocess.Popen(
         [str(env.python), str(MEASURE), "--settings", "tinysettings", "--events", str(events),
          "--", "wait"], cwd=str(tiny_project), env=runner.env(),

@@ -7,7 +7,6 @@ are records made in memory with the one rule's edge cases.
 
 from __future__ import annotations
 
-
 from support import DATA, check_all, kinds, make_record
 
 from migbench.bench.report.build import build_report

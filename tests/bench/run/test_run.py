@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from support import environment_or_skip
 
+from migbench.bench.engines.sqlite import SqliteEngine
 from migbench.bench.env.child import project_env
 from migbench.bench.records import load_record
 from migbench.targets import DEFAULT_LINE
@@ -125,7 +126,7 @@ def test_peak_rss_agrees_with_usr_bin_time(quick_run, tmp_path):
     out, _ = quick_run
     record = load_record(sorted(out.glob("*memnone*.json"))[0])
     env = environment_or_skip(DEFAULT_LINE)
-    child_env = project_env(tmp_path / "db.sqlite3")
+    child_env = project_env(SqliteEngine().at(tmp_path / "db.sqlite3"))
     timed = subprocess.run(["/usr/bin/time", "-v", str(env.python), "manage.py", "migrate", "--noinput"],
                            cwd=record.project["path"], env=child_env, capture_output=True, text=True)
     assert timed.returncode == 0, timed.stderr

@@ -14,7 +14,7 @@ import pytest
 from migbench.bench.analysis.growth import estimate, fit_series, series_of
 from migbench.bench.analysis.stats import power_law_fit, power_law_fit2
 from migbench.bench.records import Cell, ResultStore, RunRecord, load_record
-from migbench.bench.run.executor import Matrix, PlannedCell
+from migbench.bench.run.matrix import Matrix, PlannedCell
 from migbench.bench.run.options import resolve_options
 from migbench.bench.run.progress import Progress
 from migbench.bench.run.sweep import SCHEMA, Sweep, dominates, fit_variables, grid, parse_vary, sized_scenario

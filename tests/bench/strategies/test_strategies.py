@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 from support import environment_or_skip
 
-from migbench.bench.engines.schema import diff, snapshot
+from migbench.bench import engines, strategies
+from migbench.bench.engines.schema import diff
+from migbench.bench.engines.sqlite import snapshot
 from migbench.bench.measure.step import judge
 from migbench.bench.measure.worker import EXECUTE_SQL
 from migbench.bench.records import load_record
 from migbench.bench.run import options as plan
-from migbench.bench.strategies import baseline, registry as strategies
+from migbench.bench.strategies import baseline, daily, zero
 from migbench.errors import MigbenchError
 from migbench.generator import build_project, write_project
 from migbench.generator.scenario import resolve_scenario
@@ -36,22 +38,22 @@ ORDER = ["contenttypes", "auth", "shop", "blog"]
 
 
 def test_per_app_migrates_every_app_in_plan_order():
-    specs = strategies.steps(strategies.get("per-app"), ORDER, ["shop", "blog"])
+    specs = strategies.get("per-app").steps(ORDER, ["shop", "blog"])
     assert [s.args for s in specs] == [("migrate", app, "--noinput") for app in ORDER]
     assert {s.role for s in specs} == {"measured"}
 
 
 def test_backward_unapplies_the_project_apps_dependents_first():
-    specs = strategies.steps(strategies.get("backward"), ORDER, ["shop", "blog"])
+    specs = strategies.get("backward").steps(ORDER, ["shop", "blog"])
     assert specs[0].role == "setup" and specs[0].args == ("migrate", "--noinput")
     assert [s.args for s in specs[1:]] == [("migrate", "blog", "zero", "--noinput"),
                                            ("migrate", "shop", "zero", "--noinput")]
 
 
 def test_floor_replays_sql_and_the_others_migrate():
-    assert strategies.steps(strategies.get("floor"), ORDER, [])[0].kind == "sql"
+    assert strategies.get("floor").steps(ORDER, [])[0].kind == "sql"
     for name in ("all", "squash", "squash-final", "zero", "optimize"):
-        (only,) = strategies.steps(strategies.get(name), ORDER, [])
+        (only,) = strategies.get(name).steps(ORDER, [])
         assert only.args == ("migrate", "--noinput") and only.role == "measured"
 
 
@@ -61,16 +63,16 @@ def test_floor_replays_sql_and_the_others_migrate():
     ("5.2", ("makemigrations", "--check", "--dry-run"), ("migrate", "--plan")),
 ])
 def test_dev_loop_uses_what_each_line_has(line, makemigrations, plan_args):
-    mm, plan_step, testdb = strategies.dev_loop_steps(resolve_line(line))
+    mm, plan_step, testdb = daily.dev_loop_steps(resolve_line(line))
     assert mm.args == makemigrations and mm.verdict == "no-changes"
     assert plan_step.args == plan_args and plan_step.verdict == "nothing-to-do"
     assert testdb.args == ("test", "migbench_testdb", "--noinput")
 
 
 def test_zero_deploy_checks_with_migrate_check_where_it_exists():
-    assert strategies.deploy_steps(resolve_line("5.2"))[2].args == ("migrate", "--check", "--noinput")
-    assert strategies.deploy_steps(resolve_line("2.2"))[2].args == ("showmigrations",)
-    setup, fake, _ = strategies.deploy_steps(resolve_line("5.2"))
+    assert zero.deploy_steps(resolve_line("5.2"))[2].args == ("migrate", "--check", "--noinput")
+    assert zero.deploy_steps(resolve_line("2.2"))[2].args == ("showmigrations",)
+    setup, fake, _ = zero.deploy_steps(resolve_line("5.2"))
     assert setup.project == "original" and setup.database == fake.database == "deploy"
 
 
@@ -175,7 +177,7 @@ def test_captured_ddl_rebuilds_the_schema_without_django(tmp_path, line, python)
     env = environment_or_skip(line, python)
     project = tmp_path / "project"
     write_project(build_project(resolve_scenario("quick"), resolve_line(line)), project)
-    reference = baseline.ensure(project, env, need_capture=True, on_note=lambda _: None)
+    reference = baseline.ensure(project, env, engines.get("sqlite"), need_capture=True, on_note=lambda _: None)
     assert reference.ddl is not None and reference.app_order[:2] == ["contenttypes", "auth"]
     floor = tmp_path / "floor.sqlite3"
     argv = [str(env.python), str(EXECUTE_SQL), "--database", str(floor), "--statements", str(reference.ddl)]
@@ -184,27 +186,27 @@ def test_captured_ddl_rebuilds_the_schema_without_django(tmp_path, line, python)
     done = subprocess.run(argv, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert diff(reference.schema, snapshot(floor)) == []
-    shutil.rmtree(baseline.directory(project, env), ignore_errors=True)
+    shutil.rmtree(baseline.directory(project, env, engines.get("sqlite")), ignore_errors=True)
 
 
 def test_a_broken_squash_fails_validation_and_names_the_object(tmp_path, monkeypatch):
     """A real squash of quick, then one AddIndex deleted from a squashed migration by hand:
     migrate still succeeds, the validation catches the missing index and names it."""
     from migbench.bench.records import Cell
-    from migbench.bench.run import executor as runner
+    from migbench.bench.run import executor as runner, matrix
     from migbench.bench.run.options import RunOptions
     from migbench.bench.strategies import variants
     from migbench.bench.strategies.transforms import transform
 
     env = environment_or_skip(DEFAULT_LINE)
     scenario = resolve_scenario("quick")
-    project = runner.prepare_project(scenario, DEFAULT_LINE, on_note=lambda _: None)
+    project = matrix.prepare_project(scenario, DEFAULT_LINE, on_note=lambda _: None)
     broken = tmp_path / "squashed"
     report = transform("squash", project, broken, env, on_note=lambda _: None)
     assert any(a.status == "squashed" for a in report.apps)
     removed = _drop_one_add_index(broken, "apps/*/migrations/*_squashed_*.py")
     monkeypatch.setattr(variants, "ensure", lambda *a, **k: variants.Variant(broken, report.to_dict()))
-    planned = runner.PlannedCell(Cell(scenario.name, scenario.sha256, "squash", env.django_version,
+    planned = matrix.PlannedCell(Cell(scenario.name, scenario.sha256, "squash", env.django_version,
                                       env.python_version, None, "sqlite"), env)
     options = RunOptions((DEFAULT_LINE,), (None,), (None,), ("squash",), 1, "sqlite", "none", None, 0.05)
     record = runner.run_once(planned, 1, project, scenario, options, ["test"], on_note=lambda _: None,
@@ -238,13 +240,14 @@ def test_a_cell_that_cannot_be_prepared_does_not_stop_the_others(tmp_path, monke
 
     from migbench.bench.records import Cell, ResultStore
     from migbench.bench.run import executor as runner
+    from migbench.bench.run.matrix import Matrix, PlannedCell
     from migbench.bench.run.progress import Progress
 
     scenario = resolve_scenario("quick")
     env = object()
-    cells = [runner.PlannedCell(Cell(scenario.name, scenario.sha256, name, "5.2.19", "3.11.7", None, "sqlite"), env)
+    cells = [PlannedCell(Cell(scenario.name, scenario.sha256, name, "5.2.19", "3.11.7", None, "sqlite"), env)
              for name in ("all", "zero", "floor")]
-    matrix = runner.Matrix(cells, [], tmp_path, "5.2")
+    matrix = Matrix(cells, [], tmp_path, "5.2")
 
     def run_once(planned, repeat, *args, **kwargs):
         if planned.cell.strategy == "zero":

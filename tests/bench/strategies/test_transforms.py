@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from migbench.bench.engines.schema import diff, snapshot
+from migbench.bench.engines.schema import diff
+from migbench.bench.engines.sqlite import SqliteEngine, snapshot
 from migbench.bench.env.child import ProjectRunner
 from migbench.bench.env.environments import Environment
 from migbench.bench.strategies.transforms import (TRANSFORMS, AppResult, PortingError, TransformReport,
@@ -39,7 +40,7 @@ def generate(tmp_path_factory, name: str, line: str, apps: int, migrations: int)
 
 
 def schema_after_migrate(project: Path, env: Environment, database: Path):
-    step = ProjectRunner(project, env.python, database).manage("migrate", "migrate", "--noinput", "-v", "0")
+    step = ProjectRunner(project, env.python, SqliteEngine().at(database)).manage("migrate", "migrate", "--noinput", "-v", "0")
     assert step.ok, step.output
     return snapshot(database)
 
@@ -51,7 +52,7 @@ def assert_same_schema(original: Path, transformed: Path, env: Environment, tmp_
 
 
 def assert_makemigrations_clean(project: Path, env: Environment, tmp_path: Path) -> None:
-    runner = ProjectRunner(project, env.python, tmp_path / "check.sqlite3")
+    runner = ProjectRunner(project, env.python, SqliteEngine().at(tmp_path / "check.sqlite3"))
     if resolve_line(env.django_version).has_makemigrations_check:
         step = runner.manage("check", "makemigrations", "--check", "--dry-run")
         assert step.ok, step.output

@@ -1,0 +1,100 @@
+"""What every database engine provides: the one interface behind which a run's database lives.
+
+A run never opens a database itself. It asks the cell's engine for a fresh
+database (`Engine.fresh`), hands the children the settings fragment that
+points Django at it (`Database.child_env`), and asks the engine again for
+everything that reads or changes the database outside Django: the schema
+snapshot the proof of equivalence compares, the rows of django_migrations,
+the floor's replay of captured DDL. Adding an engine is one module that
+subclasses Engine and one `register()` line in bench/engines/__init__.py.
+
+What an engine is *not* responsible for: running Django (bench/measure/ does,
+in a child), comparing schemas (bench/engines/schema.py compares what engines
+read), or choosing which engine a cell uses (the matrix's --database).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Iterable, Iterator, Sequence
+
+from migbench.targets import DjangoLine
+
+from .schema import Schema
+
+MIGRATIONS_TABLE = "django_migrations"
+
+
+@dataclass(frozen=True)
+class Database:
+    """One scratch database made for one run (or one check), and how a child reaches it.
+
+    `url` is what the generated project's settings read from
+    MIGBENCH_DATABASE_URL (generator/project.py parses sqlite:// and
+    postgres:// URLs); `path` is the file of a file-based engine.
+    """
+
+    engine: "Engine" = field(repr=False, compare=False)
+    label: str
+    url: str
+    path: Path | None = None
+    line: DjangoLine | None = field(default=None, repr=False)  # the Django line the run uses
+
+    def child_env(self) -> dict[str, str]:
+        """The settings fragment for a child process: environment variables only, no file edits."""
+        return {"MIGBENCH_DATABASE_URL": self.url}
+
+    def replay_argv(self, python: Path | str, statements: Path, events: Path) -> list[str]:
+        """The floor: argv of a child that replays captured DDL on this database (no Django)."""
+        return self.engine.replay_argv(self, python, statements, events)
+
+
+class Engine:
+    """A database engine the matrix can run on. Subclasses set `name` and implement the methods."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()  # other spellings accepted by --database
+
+    def unavailable(self) -> str | None:
+        """Why this engine cannot run here (one line naming what to install), or None."""
+        return None
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator["Engine"]:
+        """Around a whole matrix: a server engine starts its throwaway server here and stops it
+        on leaving, also on errors and Ctrl-C. File engines have nothing to start."""
+        yield self
+
+    def fresh(self, workdir: Path, label: str, line: DjangoLine | None = None) -> Database:
+        """A new, empty database for one run; `label` tells several of one run apart."""
+        raise NotImplementedError
+
+    def drop(self, database: Database) -> None:
+        """Remove a database made by `fresh` (runs are never left sharing one)."""
+        raise NotImplementedError
+
+    def snapshot(self, database: Database, exclude: Iterable[str] = (MIGRATIONS_TABLE,)) -> Schema:
+        """The database's schema, read from the engine's catalog, in the engine-neutral form."""
+        raise NotImplementedError
+
+    def recorded_migrations(self, database: Database, apps: Sequence[str]) -> list[str]:
+        """"app.name" of every row of django_migrations for `apps` ([] when the table is missing)."""
+        raise NotImplementedError
+
+    def forget_migrations(self, database: Database, apps: Sequence[str]) -> None:
+        """Delete the django_migrations rows of `apps`: what a migrations-zero deploy does first."""
+        raise NotImplementedError
+
+    def replay_argv(self, database: Database, python: Path | str, statements: Path, events: Path) -> list[str]:
+        """argv of the floor: a child replaying captured DDL with the engine's own client or driver."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """The record's `database` field."""
+        return {"engine": self.name, "fresh": True}
+
+    def notes(self, line: DjangoLine) -> list[str]:
+        """What a reader of a record made on this engine and line must know (record notes)."""
+        return []

@@ -1,0 +1,168 @@
+"""The matrix of a run: which cells run where, on which shared project.
+
+Planning resolves everything before the first measurement, so a bad option
+or a missing interpreter is one line before anything runs: each (Python,
+Django) environment is found or built (cached), pairs that cannot run here
+are skipped with the reason, the project is generated once per matrix for
+the oldest Django in it (the generator's operation mix is target-aware; one
+project for every cell keeps the comparison fair) and cached by its inputs.
+
+Side effects: builds environments and writes the generated project into the
+cache root (`projects/`); measures nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from migbench.bench import engines, strategies
+from migbench.bench.env import environments
+from migbench.bench.env.environments import Environment
+from migbench.bench.measure import limiters
+from migbench.bench.records import Cell, ResultStore, load_record
+from migbench.errors import MigbenchError
+from migbench.generator import build_project, write_project
+from migbench.generator.scenario import Scenario
+from migbench.targets import resolve_line
+
+from .options import RunOptions, generation_target
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    cell: Cell
+    env: Environment
+
+
+@dataclass
+class Matrix:
+    """The resolved matrix: cells to run, pairs skipped (with why), the shared project."""
+
+    cells: list[PlannedCell]
+    skipped: list[str]
+    project: Path
+    project_target: str
+
+
+def plan_matrix(scenario: Scenario, options: RunOptions, on_note: Callable[[str], None] = print) -> Matrix:
+    """Resolve environments (building missing ones) and the project; nothing is measured."""
+    unavailable = engines.get(options.database).unavailable()
+    if unavailable:
+        raise MigbenchError("--database %s: %s" % (options.database, unavailable))
+    target = generation_target(options.djangos, scenario.generator.django)
+    project = prepare_project(scenario, target, on_note)
+    cells: list[PlannedCell] = []
+    skipped: list[str] = []
+    for django in options.djangos:
+        line = resolve_line(django)
+        for python in options.pythons:
+            reason = _unsupported(line, python)
+            if reason:
+                skipped.append(reason)
+                continue
+            try:
+                env = _environment(django, python, on_note)
+            except MigbenchError as error:  # e.g. that interpreter is not installed here
+                skipped.append("Django %s on Python %s: %s" % (line.line, python or "default", error))
+                continue
+            for strategy in options.strategies:
+                why = strategies.get(strategy).unsupported(line)
+                if why:
+                    skipped.append("%s (skipped)" % why)
+                    continue
+                for memory in options.memories:
+                    cells.append(PlannedCell(Cell(
+                        scenario=scenario.name, scenario_sha256=scenario.sha256, strategy=strategy,
+                        django_version=env.django_version, python_version=env.python_version,
+                        memory_limit_bytes=memory, database=options.database,
+                    ), env))
+    if not cells:
+        raise MigbenchError("no cell of the matrix can run here: %s" % "; ".join(skipped))
+    return Matrix(cells, skipped, project, target)
+
+
+def plan_with_notes(scenario: Scenario, options: RunOptions, cap: int | None, progress) -> Matrix:
+    """The matrix, saying which limiter caps `cap` and why, the pairs skipped and the project.
+
+    What `migbench run` and `migbench bisect` print before their first run.
+    """
+    chosen = limiters.choose(options.limiter, cap)
+    progress.note("limiter      %s: %s" % (chosen.name, chosen.why))
+    matrix = plan_matrix(scenario, options, on_note=progress.note)
+    for reason in matrix.skipped:
+        progress.note("skipped      %s" % reason)
+    progress.note("project      %s (generated for Django %s)" % (matrix.project, matrix.project_target))
+    return matrix
+
+
+def prepare_project(scenario: Scenario, target: str, on_note: Callable[[str], None] = print) -> Path:
+    """The generated project, cached by (scenario content, seed, target): same inputs, same bytes."""
+    line = resolve_line(target)
+    path = (environments.cache_root() / "projects"
+            / ("%s-%s-seed%d-django%s-gen%s" % (scenario.name, scenario.sha256[:12], scenario.generator.seed,
+                                                line.line, generator_digest())))
+    if (path / "migbench.json").is_file():
+        return path
+    on_note("generating %s for Django %s into %s" % (scenario.name, line.line, path))
+    write_project(build_project(scenario, line), path, force=True)
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def generator_digest() -> str:
+    """Digest of the generator's code: a changed generator writes a new project, never reuses one."""
+    import migbench.generator as generator
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(generator.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+def _unsupported(line, python: str | None) -> str | None:
+    """Why a (Django, Python) pair cannot run, or None; only for pairs named by version."""
+    if python is None or not python.replace(".", "").isdigit():
+        return None
+    if python in line.pythons or python in line.shim_pythons:
+        return None
+    return "Django %s does not run on Python %s (skipped)" % (line.line, python)
+
+
+def _environment(django: str, python: str | None, on_note: Callable[[str], None]) -> Environment:
+    """The cached environment of a pair; the first use builds it (~15 s, once)."""
+    env = environments.ensure(django, python)
+    on_note("environment  Django %s / Python %s%s: %s"
+            % (env.django_version, env.python_version, " (shim)" if env.shim else "", env.path))
+    return env
+
+
+def check_same_project(store: ResultStore, scenario: Scenario, target: str) -> None:
+    """Refuse to mix, in one --out, records of this scenario measured on another project.
+
+    Cells are named by scenario and versions, not by seed or generation
+    target, so a matrix with another --seed, or one that would generate for
+    another line (a different project), must not fill the gaps of an earlier
+    one: the comparison would be unfair.
+    """
+    if not store.root.is_dir():
+        return
+    for path in sorted(store.root.glob("%s--%s--*.json" % (scenario.name, scenario.sha256[:8]))):
+        try:
+            record = load_record(path)
+        except MigbenchError:
+            continue
+        if record.scenario.get("seed") != scenario.generator.seed:
+            raise MigbenchError(
+                "%s holds %s records generated with seed %s, this run uses seed %d (cells are not "
+                "named by seed); use another --out" % (store.root, scenario.name,
+                                                        record.scenario.get("seed"), scenario.generator.seed))
+        other = record.project.get("django_target")
+        if other and other != target:
+            raise MigbenchError(
+                "%s holds %s records measured on the project generated for Django %s, but this "
+                "matrix generates for %s; add --django %s to the matrix or use another --out"
+                % (store.root, scenario.name, other, target, other))
