@@ -181,6 +181,7 @@ _TWICE = textwrap.dedent("""
     assert module.APPLIED == [], module.APPLIED
     wrapped = gettext.translation
     import collections
+    import collections.abc  # a submodule is an attribute only once imported (a bare venv has not)
     importlib.reload(collections)
     assert collections.Iterator is collections.abc.Iterator
     importlib.reload(gettext)  # a reload runs the patch again, once
