@@ -1,4 +1,4 @@
-"""The result record contract, the store (never overwrites, resumes), and the timeline."""
+"""The result record contract, its format versions, the store (never overwrites, resumes), the timeline."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from dataclasses import fields, replace
 import pytest
 
 from migbench.bench.measure import timeline
-from migbench.bench.records import SCHEMA, ResultStore, RunRecord, load_record
+from migbench.bench.records import (LOADERS, SCHEMA, ResultStore, RunRecord, UnreadableVersion, load_record,
+                                    record_from_dict)
+from migbench.bench.records.formats import FAMILY, V1_ADDED, V1_FIELDS
 from migbench.errors import MigbenchError
 
 # The documented contract (docs/records.md): readers may rely on these keys.
@@ -82,6 +84,150 @@ def test_bad_files_give_one_clear_line(tmp_path, content, message):
 def test_missing_file(tmp_path):
     with pytest.raises(MigbenchError, match="cannot read"):
         load_record(tmp_path / "nope.json")
+
+
+# -- format versions ----------------------------------------------------------------------------
+
+def record_dict(**changes) -> dict:
+    """make_record() as the parsed JSON of its file."""
+    return json.loads(make_record(**changes).to_json())
+
+
+def write_json(path, data) -> str:
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_the_written_version_is_read_back_and_in_the_family():
+    assert SCHEMA in LOADERS and all(version.startswith(FAMILY) for version in LOADERS)
+    assert FAMILY == "migbench.run/", "report/load.py tells run records from other JSON by this prefix"
+
+
+@pytest.mark.parametrize("version", list(LOADERS))
+def test_each_known_version_loads(version):
+    record = record_from_dict(record_dict(schema=version), "r.json")
+    assert record == make_record(), "a loaded record is a current record"
+
+
+def test_v1_loader_fills_every_field_of_the_current_record():
+    """While v1 is the written version, its fields and later additions are all of RunRecord."""
+    v1 = set(V1_FIELDS) | {added.field for added in V1_ADDED} | {"schema"}
+    assert v1 == {f.name for f in fields(RunRecord)}
+    assert not set(V1_FIELDS) & {added.field for added in V1_ADDED}
+
+
+def test_record_round_trips_through_its_file(tmp_path):
+    record = make_record(notes=["rlimit caps virtual memory"], migbench_commit="abc1234+dirty",
+                         steps=[{"name": "migrate", "role": "measured"}], validation={"ok": True},
+                         transform={"kind": "squash"},
+                         dev_loop={"migrate --plan": {"verdict": "nothing to do"}},
+                         deploy={"ok": True, "verdict": "nothing to do"})
+    path = tmp_path / "r.json"
+    path.write_text(record.to_json())
+    loaded = load_record(path)
+    assert loaded == record and loaded.to_json() == record.to_json()
+
+
+@pytest.mark.parametrize("added", V1_ADDED, ids=lambda a: a.field)
+def test_v1_record_from_before_a_field_gets_its_documented_default(tmp_path, added):
+    data = record_dict()
+    del data[added.field]
+    record = load_record(write_json(tmp_path / "r.json", data))
+    assert getattr(record, added.field) == added.default()
+    assert record == replace(make_record(), **{added.field: added.default()})
+
+
+def test_the_first_v1_records_load(tmp_path):
+    """f196292's records: none of the later fields, and the three-key peak_rss_detail."""
+    data = record_dict(peak_rss_detail={"wait4_maxrss_bytes": 1, "sampled_tree_bytes": 1, "samples": 3})
+    for added in V1_ADDED:
+        del data[added.field]
+    first = load_record(write_json(tmp_path / "a.json", data))
+    second = load_record(write_json(tmp_path / "b.json", data))
+    assert first.notes == [] and first.migbench_commit == "" and first.steps == []
+    assert first.validation is first.transform is first.dev_loop is first.deploy is None
+    assert first.peak_rss_detail == data["peak_rss_detail"], "keys inside objects pass through as written"
+    first.steps.append({"name": "x"})
+    assert second.steps == [], "each record gets a fresh default"
+
+
+def test_fields_a_newer_v1_writer_added_are_ignored(tmp_path):
+    data = record_dict()
+    data["from_the_future"] = {"x": 1}
+    assert load_record(write_json(tmp_path / "r.json", data)) == make_record()
+
+
+@pytest.mark.parametrize("name", V1_FIELDS)
+def test_v1_record_without_a_field_of_the_first_records_is_damaged(tmp_path, name):
+    data = record_dict()
+    del data[name]
+    path = write_json(tmp_path / "r.json", data)
+    with pytest.raises(MigbenchError, match="lacks %s; it was truncated or edited by hand" % name) as info:
+        load_record(path)
+    assert "\n" not in str(info.value) and path in str(info.value)
+
+
+@pytest.mark.parametrize("schema, words", [
+    ("migbench.run/2", "result record of schema 'migbench.run/2' (written by migbench 9.0), which this "
+                       "migbench cannot read: it reads schema 'migbench.run/1'"),
+    ("other/2", "not a migbench result record (schema 'other/2'; this migbench reads schema "
+                "'migbench.run/1')"),
+    (2, "not a migbench result record (schema 2; this migbench reads schema 'migbench.run/1')"),
+    (["migbench.run/1"], "not a migbench result record (schema ['migbench.run/1']; this migbench reads"),
+    (None, "not a migbench result record (schema None;"),
+])
+def test_an_unknown_version_is_refused_naming_the_ones_read(tmp_path, schema, words):
+    path = write_json(tmp_path / "r.json", record_dict(schema=schema, migbench_version="9.0"))
+    with pytest.raises(MigbenchError) as info:
+        load_record(path)
+    message = str(info.value)
+    assert message.startswith("%s: %s" % (path, words)) and "\n" not in message, message
+    assert all(repr(version) in message for version in LOADERS)
+    assert isinstance(info.value, UnreadableVersion) == (schema == "migbench.run/2")
+
+
+def test_a_record_without_schema_is_refused_naming_the_versions_read(tmp_path):
+    data = record_dict()
+    del data["schema"]
+    path = write_json(tmp_path / "r.json", data)
+    with pytest.raises(MigbenchError, match=r"not a migbench result record \(no schema field; this migbench "
+                                            r"reads schema 'migbench.run/1'\)"):
+        load_record(path)
+
+
+def test_top_level_json_type_is_named(tmp_path):
+    for content, found in (("[1, 2]", "an array"), ('"run"', "a string"), ("3", "a number"),
+                           ("null", "null")):
+        (tmp_path / "r.json").write_text(content)
+        with pytest.raises(MigbenchError, match=r"expected a JSON object, found %s\)$" % found):
+            load_record(tmp_path / "r.json")
+
+
+def test_resume_counts_records_of_every_stage_as_done(tmp_path):
+    store = ResultStore(tmp_path)
+    record = make_record()
+    data = record_dict()
+    for added in V1_ADDED:
+        del data[added.field]
+    write_json(store.path_for(record.cell(), 1), data)
+    assert store.done(record.cell(), 1)
+    with pytest.raises(MigbenchError, match="never overwritten"):
+        store.write(record)
+
+
+def test_a_newer_version_is_never_redone_nor_set_aside(tmp_path):
+    """An older migbench meeting a record of a newer version stops with its name, and keeps the file."""
+    store = ResultStore(tmp_path)
+    record = make_record()
+    path = store.path_for(record.cell(), 1)
+    text = write_json(path, record_dict(schema="migbench.run/99"))
+    before = path.read_text()
+    with pytest.raises(UnreadableVersion, match="schema 'migbench.run/99'") as info:
+        store.done(record.cell(), 1)
+    assert text in str(info.value)
+    with pytest.raises(MigbenchError, match="never overwritten"):
+        store.write(record)
+    assert path.read_text() == before and not path.with_suffix(".json.broken").exists()
 
 
 # -- timeline -----------------------------------------------------------------------------------

@@ -1,26 +1,19 @@
-"""The result record: one JSON file per run, a stable contract (docs/records.md).
+"""What a record holds: `RunRecord` (one run), `Cell` (what varies in a matrix),
+and `SCHEMA`, the format version this migbench writes.
 
-Reports and comparisons are built from these files only, never from a run's
-memory, so records from any machine and any version of migbench can be read
-later. The schema is versioned (`schema`); readers accept the version they
-know and say clearly when a file is not a record.
-
-The store never overwrites: a record is written to a temporary name and
-hard-linked into place, which fails if the name is taken, so two runs racing
-for one cell cannot clobber each other, and an interrupted write leaves no
-half file under a record's name.
+Field meanings are in docs/records.md; how records of older formats become a
+`RunRecord` is in formats.py. No side effects: nothing here reads or writes files.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 
-from migbench.errors import MigbenchError
-
+# The version this migbench writes (the writer default of RunRecord.schema).
+# formats.LOADERS must have a loader for it; bumping it is step 2 of adding a
+# version (formats.py says all three steps).
 SCHEMA = "migbench.run/1"
 # Outcomes that mean "the memory cap was too small"; `ok` means it was enough.
 NEEDS_MORE = ("oom-killed", "segfault", "memory-error")
@@ -93,10 +86,12 @@ class RunRecord:
     started_at: str  # ISO 8601 UTC
     migbench_version: str
     schema: str = SCHEMA
+    # Added within migbench.run/1: defaults for writers that leave them out. What a
+    # reader fills in for an older record is formats.V1_ADDED's, not these.
     notes: list = field(default_factory=list)
     migbench_commit: str = ""  # git commit of the measuring checkout ("+dirty": uncommitted changes)
-    steps: list = field(default_factory=list)  # every child of the strategy, in order (bench/steps.py)
-    validation: dict | None = None  # schema vs the baseline, rows written (bench/validation.py)
+    steps: list = field(default_factory=list)  # every child of the strategy, in order (bench/measure/step.py)
+    validation: dict | None = None  # schema vs the baseline, rows written (bench/strategies/validation.py)
     transform: dict | None = None  # what squash/zero/optimize did to the copy of the project
     dev_loop: dict | None = None  # makemigrations --check, migrate --plan, test database: name -> step
     deploy: dict | None = None  # zero only: --fake on a database migrated with the old history
@@ -130,90 +125,3 @@ class RunRecord:
             python_version=self.python_version, memory_limit_bytes=self.memory_limit_bytes,
             database=self.database["engine"],
         )
-
-
-# Added later within schema 1, so older records may lack them.
-_OPTIONAL = ("notes", "migbench_commit", "steps", "validation", "transform", "dev_loop", "deploy")
-_REQUIRED = tuple(f.name for f in fields(RunRecord) if f.name not in _OPTIONAL)
-
-
-def record_from_dict(data: object, source: str) -> RunRecord:
-    """A RunRecord from parsed JSON, or one clear error naming the file and the problem."""
-    if not isinstance(data, dict):
-        raise MigbenchError("%s: not a migbench result record (expected a JSON object)" % source)
-    schema = data.get("schema")
-    if schema != SCHEMA:
-        raise MigbenchError("%s: not a migbench result record (schema %r, expected %r)"
-                            % (source, schema, SCHEMA))
-    missing = [name for name in _REQUIRED if name not in data]
-    if missing:
-        raise MigbenchError("%s: result record lacks %s; it was truncated or edited by hand"
-                            % (source, ", ".join(missing)))
-    known = {f.name for f in fields(RunRecord)}
-    return RunRecord(**{k: v for k, v in data.items() if k in known})
-
-
-def load_record(path: Path) -> RunRecord:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise MigbenchError("%s: cannot read result record (%s)" % (path, error.strerror)) from None
-    if not text.strip():
-        raise MigbenchError("%s: empty file, not a result record" % path)
-    try:
-        data = json.loads(text)
-    except ValueError as error:
-        raise MigbenchError("%s: malformed JSON (%s); not a result record" % (path, error)) from None
-    return record_from_dict(data, str(path))
-
-
-class ResultStore:
-    """A directory of records: one file per (cell, repeat), never overwritten."""
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-
-    def path_for(self, cell: Cell, repeat: int) -> Path:
-        return self.root / (cell.slug(repeat) + ".json")
-
-    def done(self, cell: Cell, repeat: int) -> bool:
-        """True when a readable record for this cell and repeat exists (resume skips it)."""
-        path = self.path_for(cell, repeat)
-        if not path.exists():
-            return False
-        try:
-            load_record(path)
-        except MigbenchError:
-            return False
-        return True
-
-    def write(self, record: RunRecord) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        final = self.path_for(record.cell(), record.repeat)
-        tmp = final.with_name(".%s.%d.tmp" % (final.name, os.getpid()))
-        tmp.write_text(record.to_json(), encoding="utf-8")
-        try:
-            os.link(tmp, final)
-        except FileExistsError:
-            if self._unreadable(final):
-                # A torn file from an older crash cannot be a result; keep it aside.
-                os.replace(final, final.with_suffix(".json.broken"))
-                os.link(tmp, final)
-            else:
-                raise MigbenchError("%s already exists; results are never overwritten "
-                                    "(use another --out)" % final) from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        return final
-
-    def records(self) -> list[RunRecord]:
-        return [load_record(p) for p in sorted(self.root.glob("*.json"))]
-
-    @staticmethod
-    def _unreadable(path: Path) -> bool:
-        try:
-            load_record(path)
-        except MigbenchError:
-            return True
-        return False

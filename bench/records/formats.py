@@ -1,0 +1,190 @@
+"""Record format history, and one loader per format version.
+
+Every record file names its format in its `schema` key. `LOADERS` maps each
+version this migbench reads to a function that turns a dict of that version
+into a current `RunRecord`, filling what the version lacks with the defaults
+documented here; `record_from_dict` dispatches on `schema` through that table
+and is the only code that compares version strings (report/load.py only checks
+the "migbench.run/" prefix, to tell run records from other JSON files).
+
+The rule (docs/records.md, since the first record): fields are only ever added
+within a version; a change of meaning, or a field removed or renamed, gets a
+new version. So a reader must accept a record of its version that lacks the
+fields added after it was written, and may ignore fields it does not know
+(a newer migbench may have added them within the same version).
+
+Format history (pyperf's pyperf/_bench.py keeps its JSON history the same way)
+------------------------------------------------------------------------------
+
+migbench.run/1 -- the only version so far (migbench 0.1.0, 2026-11-21 on).
+  Every record ever written says migbench.run/1. Its stages, oldest first; a
+  record's stage shows in which fields it has (its `migbench_commit`, from
+  d7b4829 on, names the exact code):
+
+  f196292 2026-11-21  First records: run_id ... migbench_version, and notes
+                      (always written, never required by a reader: default []).
+                      peak_rss_bytes = max(wait4 ru_maxrss, sampled tree RSS);
+                      peak_rss_detail = {wait4_maxrss_bytes, sampled_tree_bytes,
+                      samples}.
+  e57b228 2026-11-21  Compact JSON (no indentation). Nothing for a reader.
+  0a6da4b 2026-11-21  peak_rss_detail gains wait4_maxrss_trusted,
+                      parent_rss_at_fork_bytes and vmhwm_bytes; peak_rss_bytes
+                      also takes the child's VmHWM and ignores a ru_maxrss not
+                      above the parent's RSS at fork (the kernel carries the
+                      parent's high-water mark across exec). Strictly a change
+                      of meaning made within v1: a record whose peak_rss_detail
+                      lacks wait4_maxrss_trusted may show, for a child smaller
+                      than the measuring migbench, the migbench's size. Nothing
+                      is filled in: the old figure cannot be recomputed.
+  d7b4829 2026-11-21  migbench_commit (default "": unknown, as outside git).
+  0de816c 2026-11-21  steps (default []: the run was one child and the
+                      top-level figures are its own), validation, transform,
+                      dev_loop, deploy (default null: not done).
+  ae441e8 2026-11-22  scenario.vary, in records of `migbench sweep` only. Inside
+                      an object, so nothing is filled in: readers use
+                      scenario.get("vary").
+
+  Keys inside the object fields (peak_rss_detail, limiter, scenario, project,
+  phases, steps, validation, ...) are passed through as written; readers
+  .get() the ones added later, as above.
+
+Why not a migbench.run/2 for records that carry every field: none of these
+changes altered what a field means (the peak_rss_bytes fix above excepted,
+and a new version now could not mark the records already written), so by the
+rule they belong to v1; a v1 loader that fills the documented defaults reads
+every stage; and a bump would make scripts that check
+`schema == "migbench.run/1"` refuse new records that any v1 reader can read.
+
+Adding a version (say migbench.run/2, when a meaning changes or a field goes):
+  1. write `_load_v2(data, source)` below and add `"migbench.run/2": _load_v2`
+     to LOADERS (and the version to the history above and in docs/records.md);
+  2. make it the writer default: SCHEMA in record.py;
+  3. if RunRecord changed shape, bring the older loaders up to date: each must
+     still return a current RunRecord (convert or fill what changed).
+Nothing else compares versions: ResultStore.done() reads through LOADERS, so
+`migbench run` resumes over older records, and report/load.py recognises any
+"migbench.run/" version. An older migbench that meets a newer record refuses
+it with `UnreadableVersion`, and its store never sets such a file aside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from migbench.errors import MigbenchError
+
+from .record import SCHEMA, RunRecord
+
+FAMILY = SCHEMA.split("/")[0] + "/"  # "migbench.run/": every run record version starts so
+
+
+class UnreadableVersion(MigbenchError):
+    """A run record ("migbench.run/...") of a version this migbench has no loader for."""
+
+
+# -- migbench.run/1 -------------------------------------------------------------------------------
+
+# In every v1 record, from the first (f196292); a record without one of them is damaged.
+V1_FIELDS = (
+    "run_id", "repeat", "outcome", "outcome_reason", "exit_code", "signal", "wall_s", "cpu_user_s",
+    "cpu_sys_s", "peak_rss_bytes", "peak_rss_detail", "limit_peak_bytes", "memory_limit_bytes", "limiter",
+    "strategy", "django_version", "python_version", "shim", "database", "scenario", "project", "phases",
+    "failed_during", "last_migration", "events", "samples", "error", "command", "host", "started_at",
+    "migbench_version",
+)
+
+
+@dataclass(frozen=True)
+class Added:
+    """A top-level field added within v1, and what a record from before it gets."""
+
+    field: str
+    commit: str  # the migbench commit that added it
+    date: str
+    default: Callable[[], object]  # a fresh value for each record
+    means: str  # what the default says about that older run
+
+
+def _null() -> None:
+    return None
+
+
+V1_ADDED = (
+    Added("notes", "f196292", "2026-11-21", list, "no caveats recorded (never required by a reader)"),
+    Added("migbench_commit", "d7b4829", "2026-11-21", str, "commit unknown, as for a run outside git"),
+    Added("steps", "0de816c", "2026-11-21", list, "one child: the top-level figures are its own"),
+    Added("validation", "0de816c", "2026-11-21", _null, "not validated"),
+    Added("transform", "0de816c", "2026-11-21", _null, "the project was not transformed"),
+    Added("dev_loop", "0de816c", "2026-11-21", _null, "no dev-loop commands timed"),
+    Added("deploy", "0de816c", "2026-11-21", _null, "no deploy check"),
+)
+
+
+def _load_v1(data: dict, source: str) -> RunRecord:
+    """A migbench.run/1 dict of any stage (history above) as a current RunRecord."""
+    missing = [name for name in V1_FIELDS if name not in data]
+    if missing:
+        raise MigbenchError("%s: result record lacks %s; it was truncated or edited by hand"
+                            % (source, ", ".join(missing)))
+    values = {name: data[name] for name in V1_FIELDS}
+    for added in V1_ADDED:
+        values[added.field] = data[added.field] if added.field in data else added.default()
+    # A loaded record is a current record (to_json writes the current format), so it says so.
+    values["schema"] = SCHEMA
+    return RunRecord(**values)  # top-level keys a newer v1 writer added are left out
+
+
+# -- dispatch -------------------------------------------------------------------------------------
+
+# Every version this migbench reads, oldest first -> its loader.
+LOADERS: dict[str, Callable[[dict, str], RunRecord]] = {
+    "migbench.run/1": _load_v1,
+}
+if SCHEMA not in LOADERS:  # the writer default must be readable back
+    raise RuntimeError("records: no loader for the written version %s" % SCHEMA)
+
+
+def readable() -> str:
+    """The versions this migbench reads, for messages: "'migbench.run/1'"."""
+    return ", ".join(repr(version) for version in LOADERS)
+
+
+def record_from_dict(data: object, source: str) -> RunRecord:
+    """A RunRecord from parsed JSON, or one clear error naming the file (`source`) and the problem."""
+    if not isinstance(data, dict):
+        raise MigbenchError("%s: not a migbench result record (expected a JSON object, found %s)"
+                            % (source, _json_type(data)))
+    schema = data.get("schema")
+    loader = LOADERS.get(schema) if isinstance(schema, str) else None
+    if loader is None:
+        raise _unknown(schema, data, source)
+    return loader(data, source)
+
+
+def _unknown(schema: object, data: dict, source: str) -> MigbenchError:
+    if "schema" not in data:
+        return MigbenchError("%s: not a migbench result record (no schema field; this migbench reads "
+                             "schema %s)" % (source, readable()))
+    if isinstance(schema, str) and schema.startswith(FAMILY):
+        writer = data.get("migbench_version")
+        by = " (written by migbench %s)" % writer if isinstance(writer, str) else ""
+        return UnreadableVersion("%s: result record of schema %r%s, which this migbench cannot read: it "
+                                 "reads schema %s; read it with a migbench that knows %r"
+                                 % (source, schema, by, readable(), schema))
+    return MigbenchError("%s: not a migbench result record (schema %r; this migbench reads schema %s)"
+                         % (source, schema, readable()))
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__

@@ -1,0 +1,96 @@
+"""Record files: read one (`load_record`), and a directory of them (`ResultStore`).
+
+The store never overwrites: a record is written to a temporary name and
+hard-linked into place, which fails if the name is taken, so two runs racing
+for one cell cannot clobber each other, and an interrupted write leaves no
+half file under a record's name. Every read goes through formats.LOADERS, so
+records of every version this migbench reads count as done when resuming.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from migbench.errors import MigbenchError
+
+from .formats import UnreadableVersion, record_from_dict
+from .record import Cell, RunRecord
+
+
+def load_record(path: Path) -> RunRecord:
+    """The record in `path`, or one MigbenchError naming the file and the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise MigbenchError("%s: cannot read result record (%s)" % (path, error.strerror)) from None
+    if not text.strip():
+        raise MigbenchError("%s: empty file, not a result record" % path)
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise MigbenchError("%s: malformed JSON (%s); not a result record" % (path, error)) from None
+    return record_from_dict(data, str(path))
+
+
+class ResultStore:
+    """A directory of records: one file per (cell, repeat), never overwritten."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path_for(self, cell: Cell, repeat: int) -> Path:
+        return self.root / (cell.slug(repeat) + ".json")
+
+    def done(self, cell: Cell, repeat: int) -> bool:
+        """True when a readable record for this cell and repeat exists (resume skips it).
+
+        Readable means in any version this migbench has a loader for. A record
+        of a newer version raises UnreadableVersion (naming the file): the run
+        is done, but this migbench could neither report it nor replace it.
+        """
+        path = self.path_for(cell, repeat)
+        if not path.exists():
+            return False
+        try:
+            load_record(path)
+        except UnreadableVersion:
+            raise
+        except MigbenchError:
+            return False
+        return True
+
+    def write(self, record: RunRecord) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.path_for(record.cell(), record.repeat)
+        tmp = final.with_name(".%s.%d.tmp" % (final.name, os.getpid()))
+        tmp.write_text(record.to_json(), encoding="utf-8")
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            if self._unreadable(final):
+                # A torn file from an older crash cannot be a result; keep it aside.
+                os.replace(final, final.with_suffix(".json.broken"))
+                os.link(tmp, final)
+            else:
+                raise MigbenchError("%s already exists; results are never overwritten "
+                                    "(use another --out)" % final) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return final
+
+    def records(self) -> list[RunRecord]:
+        return [load_record(p) for p in sorted(self.root.glob("*.json"))]
+
+    @staticmethod
+    def _unreadable(path: Path) -> bool:
+        """True for a file that cannot be a result; a record of a newer version is one, kept."""
+        try:
+            load_record(path)
+        except UnreadableVersion:
+            return False
+        except MigbenchError:
+            return True
+        return False
