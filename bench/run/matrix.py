@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -108,7 +110,18 @@ def prepare_project(scenario: Scenario, target: str, on_note: Callable[[str], No
     if (path / "migbench.json").is_file():
         return path
     on_note("generating %s for Django %s into %s" % (scenario.name, line.line, path))
-    write_project(build_project(scenario, line), path, force=True)
+    # Written beside its place and renamed into it: another migbench (or test worker) making
+    # the same project at the same time either wins the rename or finds ours; nobody ever
+    # sees a half-written tree or has it replaced under a running child.
+    staging = path.with_name(".%s.%d.tmp" % (path.name, os.getpid()))
+    write_project(build_project(scenario, line), staging, force=True)
+    try:
+        os.rename(staging, path)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (path / "migbench.json").is_file():  # a torn tree from a crash before this rule
+            shutil.rmtree(path, ignore_errors=True)
+            return prepare_project(scenario, target, on_note)
     return path
 
 
