@@ -29,6 +29,8 @@ from migbench.generator.scenario import (Scenario, load_scenario, parse_scenario
                                          shipped_scenarios)
 from migbench.targets import resolve_line
 
+pytestmark = pytest.mark.xdist_group("test_determinism")
+
 TARGETS = ("1.8", "2.2", "5.2")
 PY2_LINES = ("1.8", "1.11")  # python2_compatible lines the bench can run on 2.7
 

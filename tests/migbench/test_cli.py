@@ -68,6 +68,7 @@ def test_scenarios_lists_the_shipped_ones():
         assert name in result.stdout
 
 
+@pytest.mark.e2e
 def test_check_validates_a_generated_project(tmp_path, monkeypatch):
     """End to end on the current interpreter's Django line (environment cached)."""
     django = pytest.importorskip("django")

@@ -142,6 +142,7 @@ def test_missing_file_is_one_clear_line(tmp_path):
     assert not missing.parent.exists()  # read-only: nothing created
 
 
+@pytest.mark.e2e
 def test_two_migrates_of_a_generated_project_are_equivalent(tmp_path):
     django = pytest.importorskip("django")
     from migbench.bench.env.child import ProjectRunner

@@ -101,6 +101,7 @@ def test_for_django_accepts_minor_and_path():
 # -- error lines -------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("version, expected", [
     ("9.9", "unknown Django version 9.9; migbench knows 1.8"),
     ("latest", "not a Django version"),
@@ -213,6 +214,7 @@ _ENSURE_IN_CHILD = (
 )
 
 
+@pytest.mark.e2e
 def test_ensure_builds_once_under_concurrency_then_reuses(cache, monkeypatch):
     line = _modern_line()
     wanted = LINES[line].latest
@@ -250,6 +252,7 @@ def test_ensure_builds_once_under_concurrency_then_reuses(cache, monkeypatch):
     assert version == [wanted, str(path)]
 
 
+@pytest.mark.e2e
 def test_failed_build_names_env_and_leaves_nothing(cache):
     line = _modern_line()
     key = environments.env_key(platform.python_version(), line + ".999")
@@ -263,6 +266,7 @@ def test_failed_build_names_env_and_leaves_nothing(cache):
     assert list_envs() == [] and prune() == []
 
 
+@pytest.mark.e2e
 def test_python27_django18_env_through_private_virtualenv(cache):
     py27 = interpreters.find("2.7")
     if py27 is None:

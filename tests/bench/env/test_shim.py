@@ -26,6 +26,8 @@ from migbench.errors import MigbenchError
 from migbench.generator import build_project, resolve_scenario, write_project
 from migbench.targets import LINES, needs_shim, resolve_line
 
+pytestmark = pytest.mark.xdist_group("test_shim")
+
 OLD_LINES = ("1.8", "1.9", "1.10", "1.11")
 ACCEPTANCE_PYTHON = "3.11"
 
@@ -269,6 +271,7 @@ def _write_marker(path: Path, **fields) -> dict:
     return marker
 
 
+@pytest.mark.e2e
 def test_a_changed_shim_is_copied_again_without_a_rebuild(borrowed_env, monkeypatch):
     path, site = borrowed_env
     _write_marker(path, shim_sha256="0" * 64)  # built with another shim
@@ -283,6 +286,7 @@ def test_a_changed_shim_is_copied_again_without_a_rebuild(borrowed_env, monkeypa
     assert environments.ensure("1.9", ACCEPTANCE_PYTHON) == env  # now current: no work
 
 
+@pytest.mark.e2e
 def test_a_broken_shim_fails_the_build_with_one_line(borrowed_env, monkeypatch):
     path, site = borrowed_env
     _write_marker(path, shim_sha256="0" * 64)
@@ -327,6 +331,7 @@ _LEGACY_ALTER_TABLE = (
 )
 
 
+@pytest.mark.e2e
 @pytest.mark.matrix
 @pytest.mark.parametrize("line", OLD_LINES)
 def test_quick_project_is_valid_through_the_shim(line, shim_env, tmp_path):

@@ -34,6 +34,8 @@ from migbench.bench.measure.worker import MEASURE
 from migbench.generator import build_project, resolve_scenario, write_project
 from migbench.targets import MATRIX_LINES, resolve_line, version_key
 
+pytestmark = pytest.mark.xdist_group("test_worker")
+
 # Lines (Python 2.7, 3.9, 3.12) for the slower comparisons with manage.py.
 SAMPLE_LINES = ("1.8", "2.2", "6.0")
 TIMEOUT = 300
@@ -166,6 +168,7 @@ def _pairs(result: Run, kind: str) -> list[str]:
     return done
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("line", _lines())
 def test_migrate_forward_events(line, forward):
     env, project, apps, database, result = forward(line)
@@ -198,6 +201,7 @@ def test_migrate_forward_events(line, forward):
     assert result.events[-1]["exit"] == 0
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("line", _lines())
 def test_migrate_backward_events(line, forward, tmp_path):
     env, project, apps, database, before = forward(line)
@@ -236,6 +240,7 @@ def _sample() -> list[str]:
     return [line for line in _lines() if line in SAMPLE_LINES]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("line", _sample())
 def test_output_matches_manage_py(line, forward, tmp_path):
     env, project, apps, database, result = forward(line)
@@ -248,6 +253,7 @@ def test_output_matches_manage_py(line, forward, tmp_path):
     assert result.stderr == plain.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("line", _lines())
 def test_failing_command_like_manage_py(line, forward, tmp_path):
     env, project, apps, database, _ = forward(line)
@@ -267,6 +273,7 @@ def test_failing_command_like_manage_py(line, forward, tmp_path):
     assert result.events[-1]["exit"] == plain.code
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("line", _sample())
 def test_uncaught_exception_traceback(line, environment_for, tiny_project, tmp_path):
     env = environment_for(line)
@@ -364,6 +371,7 @@ def tiny_project(tmp_path_factory):
     return root
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("line", _lines())
 def test_memory_error_exits_3(line, environment_for, tiny_project, tmp_path):
     env = environment_for(line)
@@ -382,6 +390,7 @@ def test_memory_error_exits_3(line, environment_for, tiny_project, tmp_path):
     assert result.events[-1]["exit"] == 3
 
 
+@pytest.mark.e2e
 def test_killed_worker_leaves_whole_lines(environment_for, tiny_project, tmp_path):
     """SIGKILL at any moment: every line written so far is complete."""
     line = _lines()[-1]

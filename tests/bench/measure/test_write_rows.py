@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_write_rows")]
+
 pytest.importorskip("django")
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))

@@ -18,6 +18,8 @@ from support import DATA, check_all, check_chart, kinds, make_record
 from migbench.bench.report.charts import build_charts, common, crash_matrix, scaling, strategies, timeline
 from migbench.bench.report.load import load_results
 
+pytestmark = pytest.mark.xdist_group("test_charts")
+
 MB = 2**20
 
 

@@ -22,6 +22,8 @@ from migbench.bench.report.tables import (cell_table, group_by_cell, provenance_
 from migbench.cli import main
 from migbench.errors import MigbenchError
 
+pytestmark = pytest.mark.xdist_group("test_report")
+
 FIXTURES = [DATA / name for name in ("versions", "strategies", "scaling")]
 PNG = b"\x89PNG\r\n\x1a\n"
 

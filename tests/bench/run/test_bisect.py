@@ -226,6 +226,7 @@ def test_real_allocator_under_the_real_limiter():
     assert all(p.outcome in ("ok", "oom-killed") for p in result.probes), result.lines()
 
 
+@pytest.mark.e2e
 def test_real_bisection_of_quick_through_the_cli(tmp_path):
     environment_or_skip(DEFAULT_LINE)
     rss_limiter_or_skip()
@@ -263,6 +264,7 @@ def test_real_bisection_of_quick_through_the_cli(tmp_path):
     assert json.loads(summary_path.read_text())["bisection"]["answer_bytes"] == answer
 
 
+@pytest.mark.e2e
 def test_high_failing_for_real_exits_1_after_one_probe(tmp_path):
     environment_or_skip(DEFAULT_LINE)
     rss_limiter_or_skip()

@@ -21,6 +21,8 @@ from migbench.generator import build_project, resolve_scenario, write_project
 from migbench.generator.scenario import shipped_scenarios
 from migbench.targets import MATRIX_LINES, resolve_line
 
+pytestmark = pytest.mark.e2e
+
 
 def _lines() -> list[str]:
     selected = os.environ.get("MIGBENCH_TEST_DJANGO")

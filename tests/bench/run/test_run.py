@@ -22,6 +22,8 @@ from migbench.bench.env.child import project_env
 from migbench.bench.records import load_record
 from migbench.targets import DEFAULT_LINE
 
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_run")]
+
 MIGBENCH = [sys.executable, "-m", "migbench"]
 
 

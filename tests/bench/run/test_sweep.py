@@ -241,6 +241,7 @@ def test_fit_series_uses_medians_of_ok_runs_per_size_and_estimate_sums_pending_r
 # -- one real sweep --------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_real_tiny_sweep_through_the_cli(tmp_path, environment_for, capsys):
     environment_for("5.2")
     out = tmp_path / "sweep"

@@ -24,6 +24,8 @@ from migbench.generator import build_project, write_project
 from migbench.generator.scenario import resolve_scenario
 from migbench.targets import DEFAULT_LINE, resolve_line
 
+pytestmark = pytest.mark.xdist_group("test_strategies")
+
 MIGBENCH = [sys.executable, "-m", "migbench"]
 
 
@@ -120,6 +122,7 @@ def four_strategies(tmp_path_factory):
     return {load_record(p).strategy: load_record(p) for p in out.glob("*.json")}, proc
 
 
+@pytest.mark.e2e
 def test_every_strategy_ends_with_the_baseline_schema(four_strategies):
     records, proc = four_strategies
     assert set(records) == {"all", "per-app", "backward", "floor"}
@@ -133,6 +136,7 @@ def test_every_strategy_ends_with_the_baseline_schema(four_strategies):
     assert "strategies vs all" in proc.stdout and "x all" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_per_app_records_each_step_and_the_worst(four_strategies):
     record = four_strategies[0]["per-app"]
     manifest = json.loads((Path(record.project["path"]) / "migbench.json").read_text())
@@ -146,6 +150,7 @@ def test_per_app_records_each_step_and_the_worst(four_strategies):
     assert times == sorted(times)
 
 
+@pytest.mark.e2e
 def test_backward_counts_only_the_way_back(four_strategies):
     record = four_strategies[0]["backward"]
     setup, *back = record.steps
@@ -154,6 +159,7 @@ def test_backward_counts_only_the_way_back(four_strategies):
     assert any(e["event"] == "unapply_success" for e in record.events)
 
 
+@pytest.mark.e2e
 def test_floor_never_imports_django(four_strategies):
     record = four_strategies[0]["floor"]
     assert record.command["child"][1] == str(EXECUTE_SQL)
@@ -161,6 +167,7 @@ def test_floor_never_imports_django(four_strategies):
     assert any(e["event"] == "apply_success" for e in record.events)
 
 
+@pytest.mark.e2e
 def test_dev_loop_is_timed_only_where_the_project_changes(four_strategies):
     records = four_strategies[0]
     loop = records["all"].dev_loop
@@ -171,6 +178,7 @@ def test_dev_loop_is_timed_only_where_the_project_changes(four_strategies):
     assert records["per-app"].dev_loop is None and records["floor"].dev_loop is None
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("line, python", [("1.9", "2.7"), ("6.0", None)])
 def test_captured_ddl_rebuilds_the_schema_without_django(tmp_path, line, python):
     """The floor's replay equals migrate on old Django (legacy ALTER TABLE) and the newest."""
@@ -189,6 +197,7 @@ def test_captured_ddl_rebuilds_the_schema_without_django(tmp_path, line, python)
     shutil.rmtree(baseline.directory(project, env, engines.get("sqlite")), ignore_errors=True)
 
 
+@pytest.mark.e2e
 def test_a_broken_squash_fails_validation_and_names_the_object(tmp_path, monkeypatch):
     """A real squash of quick, then one AddIndex deleted from a squashed migration by hand:
     migrate still succeeds, the validation catches the missing index and names it."""

@@ -25,6 +25,8 @@ from migbench.generator import build_project, write_project
 from migbench.generator.scenario import resolve_scenario
 from migbench.targets import resolve_line
 
+pytestmark = pytest.mark.xdist_group("test_transforms")
+
 
 def shrunk(name: str, apps: int, migrations: int, **history):
     scenario = resolve_scenario(name)
@@ -83,6 +85,7 @@ def quick18(tmp_path_factory):
 # -- graph.py -----------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("line", ["1.8", "6.0"])
 def test_graph_worker(line, environment_for, tmp_path_factory):
     env = environment_for(line)
@@ -103,6 +106,7 @@ def test_graph_worker(line, environment_for, tmp_path_factory):
     assert len(set(info["apps"])) == len(info["apps"])
 
 
+@pytest.mark.e2e
 def test_graph_worker_crash_is_one_line(tmp_path_factory, environment_for):
     env = environment_for("5.2")
     project = generate(tmp_path_factory, "quick", "5.2", 2, 2)
@@ -116,6 +120,7 @@ def test_graph_worker_crash_is_one_line(tmp_path_factory, environment_for):
 # -- zero -----------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_zero_on_52(history52, environment_for, tmp_path):
     env = environment_for("5.2")
     dest = tmp_path / "zero"
@@ -132,6 +137,7 @@ def test_zero_on_52(history52, environment_for, tmp_path):
     assert_same_schema(history52, dest, env, tmp_path)
 
 
+@pytest.mark.e2e
 def test_zero_on_18_python27(quick18, environment_for, tmp_path):
     env = environment_for("1.8")
     dest = tmp_path / "zero"
@@ -145,6 +151,7 @@ def test_zero_on_18_python27(quick18, environment_for, tmp_path):
 # -- squash and squash-final -----------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_squash_ports_runpython_and_keeps_the_schema(history52, environment_for, tmp_path):
     env = environment_for("5.2")
     dest = tmp_path / "squash"
@@ -173,6 +180,7 @@ def test_squash_ports_runpython_and_keeps_the_schema(history52, environment_for,
     assert_same_schema(history52, dest, env, tmp_path)
 
 
+@pytest.mark.e2e
 def test_squash_final_removes_replaced_migrations(history52, environment_for, tmp_path):
     env = environment_for("5.2")
     dest = tmp_path / "final"
@@ -324,6 +332,7 @@ def handmade(tmp_path_factory):
     return write_handmade(tmp_path_factory.mktemp("handmade") / "project", "5.2", MODELS, MIGRATIONS)
 
 
+@pytest.mark.e2e
 def test_failed_squashes_are_reported_and_the_app_left_as_it_was(handmade, environment_for, tmp_path):
     env = environment_for("5.2")
     dest = tmp_path / "squash"
@@ -345,6 +354,7 @@ def test_failed_squashes_are_reported_and_the_app_left_as_it_was(handmade, envir
     assert status(final) == status(report) and tree(tmp_path / "final" / "apps") == tree(handmade / "apps")
 
 
+@pytest.mark.e2e
 def test_optimize_on_52(history52, environment_for, tmp_path):
     env = environment_for("5.2")
     dest = tmp_path / "optimize"
@@ -358,6 +368,7 @@ def test_optimize_on_52(history52, environment_for, tmp_path):
     assert_same_schema(history52, dest, env, tmp_path)
 
 
+@pytest.mark.e2e
 def test_optimize_ports_runpython_in_place(handmade, environment_for, tmp_path):
     env = environment_for("5.2")
     dest = tmp_path / "optimize"
@@ -482,6 +493,7 @@ class Migration(migrations.Migration):
 }
 
 
+@pytest.mark.e2e
 def test_squash_on_18_python27_ports_and_refuses_another_schema(environment_for, tmp_path):
     env = environment_for("1.8")
     source = write_handmade(tmp_path / "project", "1.8", MODELS_18, MIGRATIONS_18)
