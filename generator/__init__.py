@@ -1,4 +1,4 @@
-"""Scenario in, Django project out: pure and deterministic.
+"""Scenario in, Django project out: pure and deterministic. Installed as `migbench.generator`.
 
     scenario (TOML) -> history (state + timeline of migrations) -> files -> disk
 

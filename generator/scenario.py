@@ -116,7 +116,7 @@ class Scenario:
     source: str  # path or "<embedded quick>", for messages
     sha256: str  # of the file's bytes: the scenario's identity in results
     # Sizes set by `migbench sweep` (e.g. {"apps": 20}); the sha256 is then derived from the
-    # file's and these (bench/sweep.py), and records carry them as scenario.vary. Empty otherwise.
+    # file's and these (bench/run/sweep.py), and records carry them as scenario.vary. Empty otherwise.
     vary: Mapping[str, int] = field(default_factory=dict)
 
     def with_seed(self, seed: int) -> "Scenario":

@@ -49,8 +49,5 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_parser = build_parser  # the name tests/test_vagrantfile.py imports
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

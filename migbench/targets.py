@@ -78,7 +78,7 @@ class DjangoLine:
         return self.at_least("1.9")
 
     def needs_shim(self, python_minor: str) -> bool:
-        """Runs on this Python ("3.11") only with the compatibility shim (bench/shim)."""
+        """Runs on this Python ("3.11") only with the compatibility shim (bench/env/shim)."""
         return python_minor not in self.pythons and python_minor in self.shim_pythons
 
     @property
@@ -88,7 +88,7 @@ class DjangoLine:
 
 
 _PY2_AND_36 = ("2.7", "3.6")
-# Django 1.8-1.11 run on these only through bench/shim (see migbench_django_shim.py
+# Django 1.8-1.11 run on these only through bench/env/shim (see migbench_django_shim.py
 # for what each Python removed); each pair was checked end to end with it.
 _OLD_SHIM = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 

@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 from migbench.bench.run.options import resolve_options
-from migbench.cli import _parser
+from migbench.cli import build_parser
 from migbench.generator import resolve_scenario
 
 VAGRANTFILE = Path(__file__).resolve().parent.parent / "Vagrantfile"
@@ -19,7 +19,7 @@ def test_documented_command_is_valid():
     command = re.search(r"vagrant ssh -c '(.+?)'", text).group(1)
     argv = shlex.split(command.split("&&", 1)[1])
     assert argv[0] == "migbench"
-    args = _parser().parse_args(argv[1:])
+    args = build_parser().parse_args(argv[1:])
     scenario = resolve_scenario(args.scenario)
     cli = {k: getattr(args, k) for k in ("django", "python", "memory", "strategy", "repeat", "database",
                                           "limiter", "timeout", "interval")}

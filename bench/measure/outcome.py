@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 OUTCOMES = ("ok", "oom-killed", "segfault", "memory-error", "timeout", "error")
 
-# The worker's exit status for a MemoryError it caught (bench/worker/measure.py).
+# The worker's exit status for a MemoryError it caught (bench/measure/worker/measure.py).
 MEMORY_ERROR_EXIT = 3
 # A SIGKILL with no OOM counter to read (rlimit, systemd without a peak) still
 # counts as the cap's doing when the tree was this close to the cap.

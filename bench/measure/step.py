@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Callable
 
 from migbench.bench.env.child import SETTINGS, project_env
+from migbench.bench.records import events as timeline
 
-from . import limiters, timeline
+from . import limiters
 from .outcome import classify
 from .supervisor import supervise
 from .worker import MEASURE, TESTDB_DIR

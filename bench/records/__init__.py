@@ -10,7 +10,8 @@ naming the file and the problem.
 
 - record.py: RunRecord, Cell, SCHEMA (the version written), NEEDS_MORE;
 - formats.py: format history, LOADERS {version: loader}, record_from_dict;
-- store.py: load_record, ResultStore.
+- store.py: load_record, ResultStore;
+- events.py: the worker's events read back, as phases and the crash point.
 
 Side effects: only ResultStore writes files (one per run, in its directory),
 and it never overwrites one: a file already under a record's name stays,

@@ -14,7 +14,7 @@ any set of capped runs (`migbench run --memory 128M,256M,512M,1G`):
   the minimal cap is the lowest cap tried, and may be lower still;
 - it is *confirmed* when it passed at least twice (the bisection's repeat);
   a cap with both outcomes, or an ok run at or below the failing cap, makes
-  the cell *noisy*, as in bench/bisect.py.
+  the cell *noisy*, as in bench/run/bisect.py.
 
 A cell is a search, and gets a row, when it ran under at least three
 different caps: one or two caps are a crash matrix, not a search.

@@ -1,7 +1,7 @@
 """The tables of a report, as data: the terminal, Markdown and HTML render the same rows.
 
 Every figure is the median over a cell's repeats with `±` half the range
-(repeats are few and timings skewed: see bench/stats.py), computed from
+(repeats are few and timings skewed: see bench/analysis/stats.py), computed from
 stored records only.
 """
 

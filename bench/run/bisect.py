@@ -6,7 +6,7 @@ can finish below its uncapped peak (the kernel reclaims page cache, the
 allocator returns memory under pressure) or need more (the cap charges page
 cache and every process of the tree). So the answer comes from runs under
 the cap itself. This module is the search alone, independent of Django: a
-*probe* runs something under a cap and says what happened (bench/bisect_run.py
+*probe* runs something under a cap and says what happened (bench/run/probes.py
 has the real probes: a `migbench run` record, or any command).
 
 The search (docs/bisect.md):

@@ -1,4 +1,4 @@
-"""Real probes for the cap search (bench/bisect.py), and `migbench bisect` on a scenario's cells.
+"""Real probes for the cap search (bench/run/bisect.py), and `migbench bisect` on a scenario's cells.
 
 Two probes:
 - `command_probe`: any command under the real limiter, classified like a run

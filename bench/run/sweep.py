@@ -5,7 +5,7 @@ sweep answers it with the machinery of `migbench run`: each size is the
 scenario with a few generator knobs set (`--vary apps=10,20,40`), planned
 and run like any matrix (same cells, same seed, same records, same resume),
 all into one directory; then a power law is fitted per series
-(bench/growth.py) and the exponents are reported.
+(bench/analysis/growth.py) and the exponents are reported.
 
 A sized scenario keeps the scenario's name (the report's scaling chart
 groups records by name) and gets its own identity: sha256 of the file's

@@ -4,7 +4,7 @@ For one (generated project, environment, engine), cached on disk like the
 project itself:
 - `schema.json`: the snapshot of a database migrated with plain `migrate`;
 - `ddl.jsonl`: every statement the schema editor executed doing it, with
-  migration markers (bench/worker/capture_ddl.py), which the `floor` replays;
+  migration markers (bench/measure/worker/capture_ddl.py), which the `floor` replays;
 - `meta.json`: where it came from, and the order in which the full plan
   first reaches each app (per-app migrates in that order).
 

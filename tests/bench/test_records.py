@@ -7,9 +7,8 @@ from dataclasses import fields, replace
 
 import pytest
 
-from migbench.bench.measure import timeline
-from migbench.bench.records import (LOADERS, SCHEMA, ResultStore, RunRecord, UnreadableVersion, load_record,
-                                    record_from_dict)
+from migbench.bench.records import (LOADERS, SCHEMA, ResultStore, RunRecord, UnreadableVersion,
+                                    events as timeline, load_record, record_from_dict)
 from migbench.bench.records.formats import FAMILY, V1_ADDED, V1_FIELDS
 from migbench.errors import MigbenchError
 

@@ -4,7 +4,7 @@ Records that share a scenario name but differ in size (different content
 hash: `migbench sweep`, or `migbench run` on scenario variants) make one
 chart per name. A series is everything else that is held fixed (strategy,
 Django, Python, cap, database: `growth.series_of`). The fits are those of
-`bench/growth.py`, the same the sweep's summary prints: a power law per
+`bench/analysis/growth.py`, the same the sweep's summary prints: a power law per
 series over the per-size medians of ok runs; crashed runs are drawn as X and
 left out of the fit.
 
@@ -77,7 +77,7 @@ def variables_for(records: list[RunRecord]) -> tuple[str, ...]:
 
 
 def fit_variables(axes: dict) -> tuple[str, ...]:
-    """The sweep's rule (bench/sweep.py `fit_variables`, kept in step by a test; not imported, since
+    """The sweep's rule (bench/run/sweep.py `fit_variables`, kept in step by a test; not imported, since
     the sweep pulls in the runner): models when apps or models per app vary, migrations when
     migrations per app vary, both when both do."""
     varied = {name for name, values in axes.items() if len(values) > 1}

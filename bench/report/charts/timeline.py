@@ -16,8 +16,7 @@ from typing import Sequence
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from migbench.bench.measure import timeline as run_timeline
-from migbench.bench.records import RunRecord
+from migbench.bench.records import RunRecord, events as run_timeline
 
 from .common import (DEFAULT_PHASE_ALPHA, MB, PHASE_ALPHA, PHASE_COLOURS, PHASE_ORDER, Chart, cap_label,
                      cell_sort_key, downsample_max, fixed_margins, fmt_mb, fmt_s, group_by, new_figure,

@@ -16,7 +16,7 @@ by hand after them:
   by design (a note counts them);
 - `optimize` (optimize.py, Django >= 4.1): optimizemigration on every migration.
 
-After each step the whole project is loaded again (bench/worker/graph.py via
+After each step the whole project is loaded again (bench/measure/worker/graph.py via
 graphinfo.py: every migration imports, the full plan has no cycle) and at the
 end it migrates from empty once (base.py); an app whose step fails is restored
 byte for byte and reported `failed` with a one-line reason, and the next app

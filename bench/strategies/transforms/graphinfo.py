@@ -1,4 +1,4 @@
-"""The migration graph of a project on a target, from bench/worker/graph.py, and reading it."""
+"""The migration graph of a project on a target, from bench/measure/worker/graph.py, and reading it."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ SCRATCH_ENGINE = engines.get(engines.DEFAULT)
 
 
 def graph_info(project: Path, env: Environment) -> dict:
-    """bench/worker/graph.py's JSON for `project` on `env`; MigbenchError if it cannot load."""
+    """bench/measure/worker/graph.py's JSON for `project` on `env`; MigbenchError if it cannot load."""
     info, error = probe(Path(project), env)
     if info is None:
         raise MigbenchError("the migrations of %s do not load on Django %s: %s"

@@ -1,4 +1,4 @@
-"""Tests for bench/worker/write_rows.py (the post-migrate write probe).
+"""Tests for bench/measure/worker/write_rows.py (the post-migrate write probe).
 
 A small hand-written Django project is generated in a temporary directory,
 ``makemigrations`` + ``migrate`` are run in a child process with the current

@@ -78,7 +78,7 @@ def test_scaling_fixture_charts(fixture_charts):
 
 
 def test_every_fixture_record_spans_agree_with_its_phases(fixture_charts):
-    """The bands drawn are the phases the record reports (bench/timeline.py), step by step summed."""
+    """The bands drawn are the phases the record reports (bench/records/events.py), step by step summed."""
     for records, _charts in fixture_charts.values():
         for record in records:
             spans = timeline.phase_spans(record.events, timeline.record_end(record))
@@ -331,7 +331,7 @@ def test_scaling_uses_migrations_when_models_are_constant_and_needs_two_sizes():
 
 def test_scaling_of_a_sweep_over_apps_and_migrations_fits_both():
     """`migbench sweep --vary apps=2,4,8 migrations=1,3`: the records say what was varied (scenario.vary);
-    both counts grow with apps, so only a two-variable fit (bench/growth.py) separates them."""
+    both counts grow with apps, so only a two-variable fit (bench/analysis/growth.py) separates them."""
     records = []
     for apps in (2, 4, 8):
         for per_app in (1, 3):

@@ -1,4 +1,4 @@
-"""`migbench bisect`: the cap search (bench/bisect.py) against fake probes with a known
+"""`migbench bisect`: the cap search (bench/run/bisect.py) against fake probes with a known
 threshold, clean and noisy; then for real: a small allocator program under the
 machine's limiter, and one bisection of the `quick` project through the CLI."""
 

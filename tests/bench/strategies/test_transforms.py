@@ -1,4 +1,4 @@
-"""Transformations (bench/transforms.py) and the graph worker, on real small projects in real
+"""Transformations (bench/strategies/transforms/) and the graph worker, on real small projects in real
 environments: every transformed project must migrate from empty to the original's schema.
 
 Porting, dependency rewriting and report plumbing are also unit-tested on synthetic text."""

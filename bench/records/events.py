@@ -1,4 +1,8 @@
-"""Turn the worker's event lines into a timeline, phase durations and the crash point.
+"""A record's `events`: the worker's event lines read back, as phase durations and the crash point.
+
+The event vocabulary is part of the record contract (records store the events
+as read), so its meaning lives here, beside the record: the measuring side
+reads the worker's file with it, the report draws phases with it.
 
 The worker appends one JSON line per event and may be SIGKILLed between any
 two writes, so the reader accepts a truncated last line. Times become seconds
