@@ -2,11 +2,12 @@
 
 Every app first gets its `0001_initial`, in app order; then the remaining
 migrations of all apps are interleaved in a seeded order, each made of a few
-operations drawn from the scenario's operation mix. Because the timeline is
-one sequence and every dependency points at a migration recorded earlier, the
-dependency graph is acyclic by construction, and because each operation is
-checked against the current state before it is recorded, the history applies
-forwards from an empty database and backwards to zero on every target.
+operations drawn from the scenario's operation mix (one drawer per kind, in
+mutations.py). Because the timeline is one sequence and every dependency
+points at a migration recorded earlier, the dependency graph is acyclic by
+construction, and because each operation is checked against the current state
+before it is recorded, the history applies forwards from an empty database and
+backwards to zero on every target.
 
 Rules that keep it that way (each mirrors something Django or a database would
 reject): relation targets exist before they are referenced; required foreign
@@ -24,13 +25,13 @@ from dataclasses import dataclass, replace
 
 from migbench.targets import DjangoLine
 
-from . import operations as ops
-from .fields import NO_INDEX, NUMERIC, UNIQUE_OK, FieldFactory, Weighted, default_for
+from . import mutations, operations as ops
+from .fields import NO_INDEX, NUMERIC, UNIQUE_OK, FieldFactory, Weighted
 from .names import Namer
 from .operations import ConstraintSpec, FieldSpec, IndexSpec, Migration, ModelOptions
 from .rows import RowMaker
 from .scenario import ON_DELETE, OPERATIONS, RELATION_KINDS, GeneratorParams
-from .state import AbstractBase, AppState, ModelState, ProjectState, insertable
+from .state import AbstractBase, AppState, ModelState, ProjectState
 
 
 @dataclass
@@ -84,6 +85,12 @@ _ON_DELETE_CODE = {"cascade": "CASCADE", "protect": "PROTECT", "set_null": "SET_
 
 
 class HistoryBuilder:
+    """Designs one project's history from one seed: the timeline and the models it creates.
+
+    The operations of later migrations are drawn by mutations.py, through the
+    public methods here (pick_model, pick_target, create_model, relation_spec).
+    """
+
     def __init__(self, params: GeneratorParams, target: DjangoLine):
         self.params = params
         self.target = target
@@ -140,7 +147,7 @@ class HistoryBuilder:
     def _initial_migration(self, app: AppState) -> None:
         recorder = _Recorder(app, self.latest)
         for _ in range(self.rng.randint(*self.params.models_per_app)):
-            self._create_model(app, recorder, initial=True)
+            self.create_model(app, recorder, initial=True)
         self._finish(app, recorder, "initial")
 
     def _later_migration(self, app: AppState) -> None:
@@ -149,12 +156,12 @@ class HistoryBuilder:
         for _ in range(self.rng.randint(*self.params.history.operations_per_migration)):
             for _attempt in range(12):
                 kind = self.operations.draw(self.rng)
-                fragment = getattr(self, "_op_" + kind)(app, recorder)
+                fragment = mutations.BY_KIND[kind](self, app, recorder)
                 if fragment:
                     names.append(fragment)
                     break
         if not recorder.operations:  # nothing applicable: a new model always is
-            names.append(self._op_create_model(app, recorder))
+            names.append(mutations.create_model(self, app, recorder))
         name = names[0] if len(names) == 1 else names[0] + "_and_more"
         self._finish(app, recorder, name[:52].rstrip("_"))
 
@@ -170,7 +177,7 @@ class HistoryBuilder:
     def _concrete(self, app: AppState) -> list[ModelState]:
         return [m for m in app.models.values() if m.concrete and not m.through_for]
 
-    def _pick_target(self, app: AppState, initial: bool, exclude: ModelState | None = None) -> ModelState | None:
+    def pick_target(self, app: AppState, initial: bool, exclude: ModelState | None = None) -> ModelState | None:
         relations = self.params.relations
         if self.rng.random() < relations.cross_app_share:
             apps = self._reachable_apps(app, initial)
@@ -181,8 +188,8 @@ class HistoryBuilder:
         candidates = [m for m in self._concrete(app) if m is not exclude]
         return self.rng.choice(candidates) if candidates else None
 
-    def _pick_model(self, app: AppState, predicate=lambda m: True,
-                    touching: _Recorder | None = None) -> ModelState | None:
+    def pick_model(self, app: AppState, predicate=lambda m: True,
+                   touching: _Recorder | None = None) -> ModelState | None:
         """A concrete model of `app` that satisfies `predicate`.
 
         With `touching`, the caller is about to change the model's table, and the
@@ -216,18 +223,18 @@ class HistoryBuilder:
             fields.append(replace(self.fields.scalar(self.rng, field_name), inherited=True))
         app.abstract_base = AbstractBase(name=name, fields=tuple(fields))
 
-    def _create_model(self, app: AppState, recorder: _Recorder, initial: bool) -> ModelState:
+    def create_model(self, app: AppState, recorder: _Recorder, initial: bool) -> ModelState:
         inheritance = self.params.inheritance
         roll = self.rng.random()
         # Parents come from this app or earlier ones only: a cross-app parent is an
         # import in models.py, and imports that only point backwards cannot cycle.
         if roll < inheritance.proxy_share:
-            base = self._pick_target(app, initial=True)
+            base = self.pick_target(app, initial=True)
             if base is not None and base.parent is None:
                 return self._create_proxy(app, recorder, base)
         parent = None
         if roll >= 1 - inheritance.multi_table_share:
-            parent = self._pick_target(app, initial=True)
+            parent = self.pick_target(app, initial=True)
         model = self.state.add_model(app, self.namer.model_name(app.names_lower()))
         recorder.touched.add(model.uid)
         recorder.created.add(model.uid)
@@ -289,7 +296,7 @@ class HistoryBuilder:
         relations = self.params.relations
         kind = self.relation_kinds.draw(self.rng)
         self_ref = self.rng.random() < relations.self_share
-        target = model if self_ref else self._pick_target(app, initial, exclude=model)
+        target = model if self_ref else self.pick_target(app, initial, exclude=model)
         if target is None:
             return None, None  # nothing to point at yet (the first model of the first app)
         name = self.namer.field_name(taken)
@@ -298,7 +305,7 @@ class HistoryBuilder:
             return None, (name, target)
         if self_ref and kind == "one_to_one":
             kind = "foreign_key"
-        spec = self._relation_spec(app, model, name, kind, target, nullable=self_ref)
+        spec = self.relation_spec(app, model, name, kind, target, nullable=self_ref)
         recorder.depend_on(target.app)
         return spec, None
 
@@ -309,7 +316,7 @@ class HistoryBuilder:
             model = self.state.models[model.parent]
         return found
 
-    def _relation_spec(self, app, model, name, kind, target, nullable, through=None) -> FieldSpec:
+    def relation_spec(self, app, model, name, kind, target, nullable, through=None) -> FieldSpec:
         relations = self.params.relations
         if kind == "one_to_one" and target.uid in self._ancestors(model):
             kind = "foreign_key"  # before 2.0 an O2O to a parent silently becomes the parent link
@@ -344,7 +351,7 @@ class HistoryBuilder:
         through.fields[extra] = self.fields.scalar(self.rng, extra)
         recorder.depend_on(target.app)
         recorder.add(ops.CreateModel(name=through.name, fields=tuple(through.fields.values())))
-        spec = self._relation_spec(app, owner, field_name, "many_to_many", target, False, through.name)
+        spec = self.relation_spec(app, owner, field_name, "many_to_many", target, False, through.name)
         self.state.set_field(owner, spec)
         recorder.add(ops.AddField(owner.name, spec))
 
@@ -376,218 +383,6 @@ class HistoryBuilder:
             elif len(uniqueable) >= 2:
                 name = self.namer.db_object_name(model.app, model.name, "uq")
                 model.constraints.append(ConstraintSpec(name, "unique", tuple(rng.sample(uniqueable, 2))))
-
-    # -- operations of later migrations ----------------------------------------
-    # Each returns a name fragment for the migration, or None when not applicable.
-
-    def _op_create_model(self, app, recorder):
-        return self._create_model(app, recorder, initial=False).lower
-
-    def _op_delete_model(self, app, recorder):
-        def deletable(m: ModelState) -> bool:
-            others = {uid for uid, _ in m.incoming if uid != m.uid}
-            return not (others or m.children or m.parent or m.through_for or m.uid in recorder.touched)
-
-        model = self._pick_model(app, deletable)
-        if model is None:
-            return None
-        for label in sorted(model.referencing_apps):
-            recorder.depend_on(label)
-        recorder.add(ops.DeleteModel(model.name))
-        self.state.delete_model(model)
-        return "delete_" + model.lower
-
-    def _op_add_field(self, app, recorder):
-        model = self._pick_model(app, touching=recorder)
-        if model is None:
-            return None
-        name = self.namer.field_name(self.state.family_field_names(model))
-        # A through model must keep exactly one FK to each end: scalars only there.
-        if self.params.relations.per_model[1] > 0 and not model.through_for and self.rng.random() < 0.3:
-            kind = self.relation_kinds.draw(self.rng)
-            target = self._pick_target(app, initial=False) or model
-            if target is model and kind == "one_to_one":
-                kind = "foreign_key"
-            spec = self._relation_spec(app, model, name, kind, target, nullable=True)
-            recorder.depend_on(target.app)
-        else:
-            spec = self.fields.scalar(self.rng, name, addable=True)
-        self.state.set_field(model, spec)
-        recorder.fresh.add((model.uid, name))
-        recorder.add(ops.AddField(model.name, spec))
-        return "%s_%s" % (model.lower, name)
-
-    def _op_remove_field(self, app, recorder):
-        def removable(m: ModelState):
-            referenced = m.meta_referenced()
-            return [
-                f for f in m.own_fields()
-                if f.name not in referenced and not f.through_model and not recorder.is_fresh(m, f.name)
-                and not (m.through_for and f.is_relation)  # an M2M needs both ends
-                and (not m.has_rows or f.null or f.has_default or f.kind == "many_to_many")
-            ]
-
-        model = self._pick_model(app, removable, recorder)
-        if model is None:
-            return None
-        spec = self.rng.choice(removable(model))
-        recorder.add(ops.RemoveField(model.name, spec.name))
-        self.state.remove_field(model, spec.name)
-        return "remove_%s_%s" % (model.lower, spec.name)
-
-    def _op_alter_field(self, app, recorder):
-        def alterable(m: ModelState):
-            return [f for f in m.scalar_fields() if not recorder.is_fresh(m, f.name)]
-
-        model = self._pick_model(app, alterable, recorder)
-        if model is None:
-            return None
-        spec = self.rng.choice(alterable(model))
-        changes = []
-        if spec.kind == "char":
-            changes.append(replace(spec, max_length=spec.max_length + self.rng.randint(10, 100)))
-        if not spec.null and spec.kind != "boolean":
-            changes.append(replace(spec, null=True, blank=True))
-        if spec.kind not in NO_INDEX:
-            changes.append(replace(spec, db_index=not spec.db_index))
-        if not spec.has_default:
-            changes.append(replace(spec, default=default_for(spec.kind, spec.decimal_places)))
-        if not changes:
-            return None
-        new = self.rng.choice(changes)
-        self.state.set_field(model, new)
-        recorder.fresh.add((model.uid, new.name))
-        recorder.add(ops.AlterField(model.name, new))
-        return "alter_%s_%s" % (model.lower, spec.name)
-
-    def _op_rename_field(self, app, recorder):
-        def renamable(m: ModelState):
-            referenced = m.meta_referenced()
-            return [f for f in m.scalar_fields() if f.name not in referenced and not recorder.is_fresh(m, f.name)]
-
-        model = self._pick_model(app, renamable, recorder)
-        if model is None:
-            return None
-        spec = self.rng.choice(renamable(model))
-        new_name = self.namer.field_name(self.state.family_field_names(model))
-        recorder.add(ops.RenameField(model.name, spec.name, new_name))
-        self.state.rename_field(model, spec.name, new_name)
-        recorder.fresh.add((model.uid, new_name))
-        return "rename_%s_%s" % (model.lower, new_name)
-
-    def _op_rename_model(self, app, recorder):
-        def renamable(m: ModelState) -> bool:
-            if m.parent or m.children or m.through_for or m.uid in recorder.touched:
-                return False
-            if any(f.kind == "many_to_many" for f in m.fields.values()):
-                return False
-            if m.incoming and self.target.needs_sqlite_legacy_alter_table:
-                # With the legacy ALTER TABLE those lines need, a renamed table keeps
-                # other tables' FKs pointing at its old name (seen on 1.11).
-                return False
-            sources = [uid for uid, _ in m.incoming]
-            if len(sources) != len(set(sources)):
-                # Two FKs from one model: SQLite rebuilds that table once per FK from
-                # the pre-rename state, and one FK keeps the old table name (2.2).
-                return False
-            for uid, name in m.incoming:
-                if uid == m.uid or self.state.models[uid].fields[name].kind == "many_to_many":
-                    return False
-            return True
-
-        model = self._pick_model(app, renamable)
-        if model is None:
-            return None
-        for label in sorted(model.referencing_apps):
-            recorder.depend_on(label)
-        if "contenttypes" in self.params.contrib_apps:
-            # migrate injects a RenameContentType after each RenameModel; unapplied,
-            # it needs ContentType in the migration's state, which only a
-            # dependency guarantees (else: "No installed app with label 'contenttypes'").
-            recorder.dependencies.add(("contenttypes", "0002_remove_content_type_name"))
-        old = model.name
-        new = self.namer.model_name(app.names_lower())
-        recorder.add(ops.RenameModel(old, new))
-        self.state.rename_model(model, new)
-        return "rename_%s_%s" % (old.lower(), new.lower())
-
-    def _op_add_index(self, app, recorder):
-        def indexable(m: ModelState):
-            return [f.name for f in m.scalar_fields(own_only=False) if f.kind not in NO_INDEX]
-
-        model = self._pick_model(app, indexable, recorder)
-        if model is None:
-            return None
-        names = indexable(model)
-        fields = tuple(self.rng.sample(names, min(len(names), self.rng.randint(1, 2))))
-        index = IndexSpec(self.namer.db_object_name(app.label, model.name, "idx"), fields)
-        model.indexes.append(index)
-        recorder.add(ops.AddIndex(model.name, index))
-        return index.name
-
-    def _op_remove_index(self, app, recorder):
-        model = self._pick_model(app, lambda m: m.indexes, recorder)
-        if model is None:
-            return None
-        index = self.rng.choice(model.indexes)
-        model.indexes.remove(index)
-        recorder.add(ops.RemoveIndex(model.name, index.name))
-        return "remove_" + index.name
-
-    def _op_alter_unique_together(self, app, recorder):
-        def candidates(m: ModelState):
-            return [f.name for f in m.scalar_fields(own_only=False) if f.kind in UNIQUE_OK]
-
-        def alterable(m: ModelState) -> bool:
-            if m.uid in recorder.created:  # CreateModel defers its unique SQL to the migration's end
-                return False
-            return bool(m.unique_together) or (not m.has_rows and len(candidates(m)) >= 2)
-
-        model = self._pick_model(app, alterable, recorder)
-        if model is None:
-            return None
-        if model.unique_together:
-            value: tuple = ()
-        else:
-            value = (tuple(self.rng.sample(candidates(model), 2)),)
-        model.unique_together = value
-        recorder.add(ops.AlterUniqueTogether(model.name, value))
-        return "alter_%s_unique_together" % model.lower
-
-    def _op_run_python(self, app, recorder):
-        model = self._pick_model(app, insertable)
-        if model is None:
-            return None
-        scalars = model.scalar_fields(own_only=False)
-        count = self.rng.randint(*self.params.history.data_rows)
-        key = "%s.%s.%d.%d" % (app.label, model.name, app.migrations + 1, len(recorder.operations))
-        rows = self.rows.rows(key, scalars, count)
-        textual = [f.name for f in scalars if f.kind in ("char", "text")]
-        numeric = [f.name for f in scalars if f.kind in NUMERIC]
-        transform = None
-        if textual:
-            transform = ("upper", self.rng.choice(textual))
-        elif numeric:
-            transform = ("increment", self.rng.choice(numeric))
-        function = "insert_%s_rows_%d" % (model.lower, len(recorder.operations) + 1)
-        recorder.add(ops.RunPython(function, model.name, rows, transform))
-        model.has_rows = True
-        return "%s_data" % model.lower
-
-    def _op_run_sql(self, app, recorder):
-        def numeric(m: ModelState):
-            return [f.name for f in m.scalar_fields(own_only=False) if f.kind in NUMERIC]
-
-        model = self._pick_model(app, numeric)
-        if model is None:
-            return None
-        column = self.rng.choice(numeric(model))
-        statement = 'UPDATE "%s" SET "%s" = "%s" %s 1'
-        recorder.add(ops.RunSQL(
-            sql=statement % (model.table, column, column, "+"),
-            reverse_sql=statement % (model.table, column, column, "-"),
-        ))
-        return "%s_sql" % model.lower
 
 
 def build_history(params: GeneratorParams, target: DjangoLine) -> History:
