@@ -1,0 +1,83 @@
+"""The `migbench compare` command: its options, loading both sides, and the steps in order.
+
+Its job: read --threshold and --metric, load the BASELINE and CANDIDATE
+record sets (a bad side is named in the error), refuse two sets with no cell
+in common, then pair, compute, decide (cells.py) and render (text.py). The
+lines to print and the exit status go back to migbench/commands/compare.py;
+nothing is printed here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Sequence
+
+from migbench.errors import MigbenchError
+
+from ..load import load_results
+from .cells import METRICS, PairKey, compute, decide, pair
+from .text import render
+
+
+def parse_threshold(text: str | None) -> float | None:
+    """'5%' or '0.05' -> 0.05; None stays None. A bare number must be a fraction below 1."""
+    if text is None:
+        return None
+    raw = text.strip()
+    percent = raw.endswith("%")
+    number = raw[:-1].strip() if percent else raw
+    try:
+        value = float(number)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or not re.fullmatch(r"[0-9.eE+-]+", number):
+        raise MigbenchError("--threshold %r is not a threshold; give a percentage like 5%% or a "
+                            "fraction like 0.05" % text)
+    if percent:
+        return value / 100.0
+    if value >= 1:
+        raise MigbenchError("--threshold %s reads as a fraction (%g%%); write %s%% for a percentage, "
+                            "or a fraction below 1 like 0.05" % (raw, value * 100, raw))
+    return value
+
+
+def parse_metrics(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return METRICS
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in METRICS]
+    if unknown or not names:
+        raise MigbenchError("--metric %r: choose from time, peak (comma-separated, e.g. time,peak)" % text)
+    return tuple(name for name in METRICS if name in names)
+
+
+def run_compare(baseline: str | Path, candidate: str | Path, threshold: str | None = None,
+                metrics: str | None = None) -> tuple[list[str], int]:
+    """`migbench compare`: the lines to print and the exit status (MigbenchError for bad input)."""
+    limit = parse_threshold(threshold)
+    chosen = parse_metrics(metrics)
+    sides = []
+    for name, path in (("baseline", baseline), ("candidate", candidate)):
+        try:
+            sides.append(load_results([path]))
+        except MigbenchError as error:
+            raise MigbenchError("%s: %s" % (name, error)) from None
+    base, cand = sides
+    pairing = pair(base.records, cand.records)
+    if not pairing.pairs:
+        raise MigbenchError(
+            "no cell in common: baseline has %s, candidate has %s; compare runs of the same scenario, "
+            "strategy, Django, Python, cap and database" % (
+                _first_keys(pairing.only_baseline), _first_keys(pairing.only_candidate)))
+    comparisons = compute(pairing, chosen)
+    decision = decide(comparisons, limit)
+    lines = render(pairing, comparisons, decision,
+                   "%s (%s)" % (baseline, base.describe()), "%s (%s)" % (candidate, cand.describe()))
+    return lines, decision.status
+
+
+def _first_keys(keys: Sequence[PairKey]) -> str:
+    text = ", ".join(key.label() for key in keys[:2])
+    return text + (" and %d more" % (len(keys) - 2) if len(keys) > 2 else "")
