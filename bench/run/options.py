@@ -169,9 +169,8 @@ def _database(value: str, where: str) -> str:
     engine = engines.resolve_name(value.split(":", 1)[0])
     if engine is not None:
         return engine
-    raise MigbenchError(
-        "%s: %r: the runner measures SQLite only so far (each run gets a fresh database file); "
-        "use --database sqlite" % (where, value))
+    raise MigbenchError("%s: %r: unknown database engine; available: %s (each run gets a fresh database)"
+                        % (where, value, ", ".join(engines.names())))
 
 
 def _limiter(value: str) -> str:

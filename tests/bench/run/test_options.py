@@ -47,7 +47,7 @@ def test_lists_are_deduplicated_and_ordered():
     ({"repeat": "0"}, {}, "--repeat: expected a whole number"),
     ({"limiter": "docker"}, {}, "unknown limiter 'docker'"),
     ({"timeout": "soon"}, {}, "not a duration"),
-    ({"database": "postgresql://db/x"}, {}, "SQLite only"),
+    ({"database": "postgresql://db/x"}, {}, "'postgresql://db/x': unknown database engine; available: sqlite"),
     ({}, {"colour": "red"}, "run: unknown key 'colour'"),
     ({}, {"memory": [True]}, "run.memory: expected a string"),
 ])
