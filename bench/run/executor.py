@@ -67,12 +67,12 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
     workdir = Path(tempfile.mkdtemp(prefix="migbench-run-"))
     ctx = StepContext(
         python=env.python, projects={"variant": variant.path if variant else project, "original": project},
-        databases={"main": engine.fresh(workdir, "main", line)}, workdir=workdir,
-        limiter_name=options.limiter, memory_limit_bytes=cell.memory_limit_bytes,
+        databases={}, workdir=workdir, limiter_name=options.limiter, memory_limit_bytes=cell.memory_limit_bytes,
         timeout_s=options.timeout_s, interval_s=options.interval_s, ddl=base.ddl if base else None)
     results: list[StepResult] = []
     proof = dev = deploy = None
     try:
+        ctx.databases["main"] = engine.fresh(workdir, "main", line)
         for spec in specs:
             results.append(run_step(spec, ctx, on_sample))
             if not results[-1].ok:
@@ -86,7 +86,8 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
                        (run_step(spec, ctx) for spec in daily.dev_loop_steps(line))}
             deploy = strategy.deploy(ctx, engine, line, project_apps, on_note)
     finally:
-        engine.drop(ctx.databases["main"])
+        if "main" in ctx.databases:
+            engine.drop(ctx.databases["main"])
         shutil.rmtree(workdir, ignore_errors=True)
     return build_record(planned, repeat, scenario, options, command, manifest, project, results, started_at,
                         line, proof, dev, deploy, variant, engine)
@@ -124,36 +125,31 @@ def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: R
     written: list[Path] = []
     unusable: dict = {}  # cell -> why it cannot be prepared (a transformation or baseline failed)
     with engines.get(options.database).serving():  # a server engine's server lives as long as the matrix
-        _run_pending(pending, matrix, scenario, options, store, command, progress, written, unusable)
+        for planned, repeat in pending:
+            if store.done(planned.cell, repeat):  # another migbench sharing --out did it meanwhile
+                progress.skip_cell(planned.cell, repeat)
+                continue
+            if planned.cell in unusable:
+                continue
+            progress.start_cell(planned.cell, repeat)
+            try:
+                record = run_once(planned, repeat, matrix.project, scenario, options, command,
+                                  on_sample=progress.sample, on_note=progress.note,
+                                  dev_loop=wants_dev_loop(options))
+            except MigbenchError as error:
+                # Nothing was measured (the project could not be prepared for this cell):
+                # no record, the other cells go on, and the run ends with the reason.
+                unusable[planned.cell] = str(error)
+                progress.note("cannot run %s: %s" % (planned.cell.label(), error))
+                continue
+            written.append(store.write(record))
+            progress.end_cell(record)
     progress.finish()
     if unusable:
         raise UnpreparedCells("%d cell(s) could not be prepared, so nothing was measured for them: %s"
                               % (len(unusable), "; ".join("%s: %s" % (c.label(), why)
                                                           for c, why in unusable.items())))
     return written
-
-
-def _run_pending(pending, matrix: Matrix, scenario: Scenario, options: RunOptions, store: ResultStore,
-                 command: list[str], progress, written: list[Path], unusable: dict) -> None:
-    for planned, repeat in pending:
-        if store.done(planned.cell, repeat):  # another migbench sharing --out did it meanwhile
-            progress.skip_cell(planned.cell, repeat)
-            continue
-        if planned.cell in unusable:
-            continue
-        progress.start_cell(planned.cell, repeat)
-        try:
-            record = run_once(planned, repeat, matrix.project, scenario, options, command,
-                              on_sample=progress.sample, on_note=progress.note,
-                              dev_loop=wants_dev_loop(options))
-        except MigbenchError as error:
-            # Nothing was measured (the project could not be prepared for this cell):
-            # no record, the other cells go on, and the run ends with the reason.
-            unusable[planned.cell] = str(error)
-            progress.note("cannot run %s: %s" % (planned.cell.label(), error))
-            continue
-        written.append(store.write(record))
-        progress.end_cell(record)
 
 
 def wants_dev_loop(options: RunOptions) -> bool:
