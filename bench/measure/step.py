@@ -114,7 +114,9 @@ class StepContext:
 
     python: Path
     projects: dict  # {"variant": Path, "original": Path}
-    databases: dict  # {"main": Path, "deploy": Path}
+    # {"main": ..., "deploy": ...}: an engine's Database handles (bench/engines/base.py). A step
+    # uses only their child_env() and, for the floor, replay_argv(): measure/ knows no engine.
+    databases: dict
     workdir: Path
     limiter_name: str
     memory_limit_bytes: int | None
