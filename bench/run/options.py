@@ -8,19 +8,21 @@ without running anything, and so every bad value fails before the first
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from migbench.bench import engines, strategies as registry
 from migbench.errors import MigbenchError, ScenarioError
 from migbench.targets import DEFAULT_LINE, LINES, resolve_line, version_key
-from migbench.units import parse_duration
+from migbench.units import parse_cap, parse_interval, parse_limit, show
 
 DEFAULT_INTERVAL_S = 0.020
 _RUN_KEYS = ("django", "python", "memory", "strategy", "repeat", "database", "limiter",
              "timeout", "interval", "dev_loop")
 DEV_LOOP = ("auto", "on", "off")
+MAX_REPEAT = 1000  # runs per cell; more is a typo, not a benchmark
 
 
 @dataclass(frozen=True)
@@ -41,55 +43,38 @@ def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], sou
     """Merge CLI values (None = not given) over the scenario's [run] table over built-ins.
 
     CLI values are comma-separated strings; the table takes strings, numbers or lists.
-    Errors name where the bad value came from (the option, or `file: run.key`).
+    Errors name where the bad value came from (the option, or `FILE: run.KEY`). The
+    table is validated whole, also where the command line overrides it: a bad value in a
+    benchmark definition is refused whatever this command's options are.
     """
-    unknown = sorted(set(scenario_run) - set(_RUN_KEYS))
+    unknown = sorted(set(scenario_run) - set(_RUN_KEYS), key=str)
     if unknown:
-        raise ScenarioError("%s: run: unknown key %r; allowed: %s"
-                            % (source, unknown[0], ", ".join(_RUN_KEYS)))
+        raise ScenarioError("%s: run: unknown key %s; allowed: %s"
+                            % (source, show(unknown[0]), ", ".join(_RUN_KEYS)))
 
-    def pick(key: str, default: Any) -> tuple[list[str], str]:
-        if cli.get(key) not in (None, ""):
-            return _split(cli[key]), "--%s" % key
+    def pick(key: str, default: str, parse: Callable[[list[str], str], Any]) -> Any:
+        from_file = None
         if key in scenario_run:
-            return _listify(scenario_run[key], "%s: run.%s" % (source, key)), "%s: run.%s" % (source, key)
-        return _split(default), "default"
+            where = "%s: run.%s" % (source, key)
+            from_file = parse(_listify(scenario_run[key], where, key), where)
+        if cli.get(key) is not None:
+            option = "--" + key.replace("_", "-")
+            return parse(_split_option(cli[key], option), option)
+        if key in scenario_run:
+            return from_file
+        return parse(_split(default), "default")
 
-    djangos, where = pick("django", _installed_django() or DEFAULT_LINE)
-    for value in djangos:
-        _check_django(value, where)
-    pythons, _ = pick("python", "")
-    memories_raw, where = pick("memory", "none")
-    memories = tuple(_size(v, where) for v in memories_raw)
-    strategies, where = pick("strategy", "all")
-    for strategy in strategies:
-        if strategy not in registry.names():
-            raise MigbenchError("%s: unknown strategy %r; available: %s"
-                                % (where, strategy, ", ".join(registry.names())))
-    repeat_raw, where = pick("repeat", "1")
-    repeat = _positive_int(repeat_raw, where)
-    database_raw, where = pick("database", "sqlite")
-    limiter_raw, where = pick("limiter", "auto")
-    timeout_raw, where_timeout = pick("timeout", "none")
-    interval_raw, where_interval = pick("interval", "20ms")
-    dev_loop_raw, where_dev = pick("dev_loop", "auto")
-    dev_loop = _one(dev_loop_raw, where_dev).lower()
-    if dev_loop not in DEV_LOOP:
-        raise MigbenchError("%s: %r: choose one of %s" % (where_dev, dev_loop, ", ".join(DEV_LOOP)))
-    interval = parse_duration(_one(interval_raw, where_interval), where_interval)
-    if interval is None or interval <= 0:
-        raise MigbenchError("%s: the sampling interval must be positive, e.g. 20ms" % where_interval)
     return RunOptions(
-        djangos=tuple(_unique(djangos)),
-        pythons=tuple(_unique(pythons)) or (None,),
-        memories=tuple(_unique(memories)),
-        strategies=tuple(_unique(strategies)),
-        repeat=repeat,
-        database=_database(_one(database_raw, where), where),
-        limiter=_limiter(_one(limiter_raw, "--limiter")),
-        timeout_s=parse_duration(_one(timeout_raw, where_timeout), where_timeout),
-        interval_s=interval,
-        dev_loop=dev_loop,
+        djangos=pick("django", _installed_django() or DEFAULT_LINE, _djangos),
+        pythons=pick("python", "", lambda values, where: tuple(_unique(values))) or (None,),
+        memories=pick("memory", "none", _memories),
+        strategies=pick("strategy", "all", _strategies),
+        repeat=pick("repeat", "1", _repeat),
+        database=pick("database", "sqlite", _database),
+        limiter=pick("limiter", "auto", _limiter),
+        timeout_s=pick("timeout", "none", lambda values, where: parse_limit(_one(values, where), where)),
+        interval_s=pick("interval", "20ms", lambda values, where: parse_interval(_one(values, where), where)),
+        dev_loop=pick("dev_loop", "auto", _dev_loop),
     )
 
 
@@ -116,21 +101,39 @@ def _split(value: Any) -> list[str]:
     return [part.strip() for part in str(value).split(",") if part.strip()]
 
 
-def _listify(value: Any, where: str) -> list[str]:
+def _split_option(value: Any, option: str) -> list[str]:
+    """A command-line value's comma-separated items; one without any is refused."""
+    values = _split(value)
+    if not values:
+        raise MigbenchError("%s: no value in %s; give e.g. %s" % (option, show(value), _EXAMPLES[option[2:]]))
+    return values
+
+
+_EXAMPLES = {"django": "5.2 or 1.8,5.2", "python": "3.11 or 2.7,3.11", "memory": "512M or 512M,1G,none",
+             "strategy": "all or all,per-app", "repeat": "3", "database": "sqlite", "limiter": "auto",
+             "timeout": "30m or none", "interval": "20ms", "dev-loop": "auto, on or off"}
+
+
+def _listify(value: Any, where: str, key: str) -> list[str]:
+    """A [run] value as items: a string (comma-separated), a number, or a list of them."""
     items = value if isinstance(value, list) else [value]
     result = []
     for item in items:
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise ScenarioError("%s: expected a string, a number or a list of them, got %r" % (where, item))
+            raise ScenarioError("%s: expected a string, a number or a list of them, got %s" % (where, show(item)))
+        if key in ("django", "python") and not isinstance(item, str):
+            # 1.10 reads as the number 1.1, 3.10 as 3.1: versions must be quoted
+            raise ScenarioError('%s: write versions as strings, e.g. "1.10" or ["1.8", "5.2"], got the number %s'
+                                % (where, show(item)))
         result.extend(_split(item))
     if not result:
-        raise ScenarioError("%s: empty" % where)
+        raise ScenarioError("%s: empty; give a value or leave the key out" % where)
     return result
 
 
 def _one(values: list[str], where: str) -> str:
     if len(values) != 1:
-        raise MigbenchError("%s: takes one value, got %s" % (where, ", ".join(values)))
+        raise MigbenchError("%s: takes one value, got %s" % (where, show(", ".join(values))))
     return values[0]
 
 
@@ -142,42 +145,71 @@ def _unique(values):
     return seen
 
 
+def _djangos(values: list[str], where: str) -> tuple[str, ...]:
+    for value in values:
+        _check_django(value, where)
+    return tuple(_unique(values))
+
+
 def _check_django(value: str, where: str) -> None:
+    if not value.isascii():  # "٥.٢" would read as 5.2 and reach pip as it is
+        raise MigbenchError("%s: not a Django version: %s; give a line like 4.2 or a release like 4.2.11"
+                            % (where, show(value)))
     try:
         resolve_line(value)
     except MigbenchError as error:
         raise MigbenchError("%s: %s" % (where, error)) from None
 
 
-def _size(value: str, where: str) -> int | None:
-    from migbench.units import parse_size
+def _memories(values: list[str], where: str) -> tuple[int | None, ...]:
+    return tuple(_unique(_size(value, where) for value in values))
 
+
+def _size(value: str, where: str) -> int | None:
     try:
-        return parse_size(value)
+        return parse_cap(value)
     except MigbenchError as error:
         raise MigbenchError("%s: %s" % (where, error)) from None
 
 
-def _positive_int(values: list[str], where: str) -> int:
+def _strategies(values: list[str], where: str) -> tuple[str, ...]:
+    for strategy in values:
+        if strategy not in registry.names():
+            raise MigbenchError("%s: unknown strategy %s; available: %s"
+                                % (where, show(strategy), ", ".join(registry.names())))
+    return tuple(_unique(values))
+
+
+def _repeat(values: list[str], where: str) -> int:
     value = _one(values, where)
-    if not value.isdigit() or int(value) < 1:
-        raise MigbenchError("%s: expected a whole number >= 1, got %r" % (where, value))
+    # ASCII digits only: str.isdigit() takes "²", which int() refuses, and int() takes "٣"
+    if not re.fullmatch(r"[0-9]+", value) or not 1 <= int(value) <= MAX_REPEAT:
+        raise MigbenchError("%s: expected a whole number from 1 to %d, got %s" % (where, MAX_REPEAT, show(value)))
     return int(value)
 
 
-def _database(value: str, where: str) -> str:
+def _database(values: list[str], where: str) -> str:
+    value = _one(values, where)
     engine = engines.resolve_name(value.split(":", 1)[0])
     if engine is not None:
         return engine
-    raise MigbenchError("%s: %r: unknown database engine; available: %s (each run gets a fresh database)"
-                        % (where, value, ", ".join(engines.names())))
+    raise MigbenchError("%s: %s: unknown database engine; available: %s (each run gets a fresh database)"
+                        % (where, show(value), ", ".join(engines.names())))
 
 
-def _limiter(value: str) -> str:
+def _limiter(values: list[str], where: str) -> str:
     from migbench.bench.measure.limiters import NAMES
 
+    value = _one(values, where)
     if value not in NAMES:
-        raise MigbenchError("--limiter: unknown limiter %r; choose one of %s" % (value, ", ".join(NAMES)))
+        raise MigbenchError("%s: unknown limiter %s; choose one of %s" % (where, show(value), ", ".join(NAMES)))
+    return value
+
+
+def _dev_loop(values: list[str], where: str) -> str:
+    value = _one(values, where).lower()
+    if value not in DEV_LOOP:
+        raise MigbenchError("%s: %s: choose one of %s" % (where, show(value), ", ".join(DEV_LOOP)))
     return value
 
 

@@ -61,3 +61,70 @@ def test_durations():
     assert parse_duration("90s") == 90 and parse_duration("1.5h") == 5400
     assert parse_duration("20ms") == pytest.approx(0.02) and parse_duration("none") is None
     assert parse_duration("45") == 45
+
+
+# -- issue 14: every value names where it came from; hostile values are one line --------------
+
+
+@pytest.mark.parametrize("cli, run, message", [
+    # the source is named: the option, or FILE: run.KEY (never "default", never --limiter for the file)
+    ({"database": "mysql"}, {}, r"^--database: 'mysql': unknown database engine"),
+    ({}, {"database": "mysql"}, r"^s.toml: run.database: 'mysql': unknown database engine"),
+    ({}, {"limiter": "docker"}, r"^s.toml: run.limiter: unknown limiter 'docker'"),
+    ({"limiter": "docker"}, {}, r"^--limiter: unknown limiter 'docker'"),
+    ({"dev_loop": "x"}, {}, r"^--dev-loop: 'x': choose one of auto, on, off"),
+    ({}, {"timeout": "soon"}, r"^s.toml: run.timeout: not a duration"),
+    # the file is validated whole, also where the command line overrides it
+    ({"database": "sqlite"}, {"database": "mysql"}, r"^s.toml: run.database: 'mysql'"),
+    ({"memory": "1G"}, {"memory": "1.5"}, r"^s.toml: run.memory: memory cap '1.5' is 1B, below the smallest"),
+    # numbers: ASCII digits only, bounded
+    ({"repeat": "²"}, {}, r"^--repeat: expected a whole number from 1 to 1000, got '²'"),
+    ({"repeat": "٣"}, {}, r"^--repeat: expected a whole number from 1 to 1000, got '٣'"),
+    ({"repeat": "1001"}, {}, r"^--repeat: expected a whole number from 1 to 1000"),
+    ({}, {"repeat": 2**63 - 1}, r"^s.toml: run.repeat: expected a whole number from 1 to 1000"),
+    ({}, {"repeat": 1.5}, r"^s.toml: run.repeat: expected a whole number"),
+    ({"memory": "9" * 400}, {}, r"^--memory: bad memory size '9999.*\.\.\.9': too large"),
+    ({"memory": "9" * 400 + ".5G"}, {}, r"^--memory: bad memory size .*: too large"),
+    ({}, {"memory": 1.7e308}, r"^s.toml: run.memory: bad memory size '1.7e\+308'"),
+    ({"memory": "1.5"}, {}, r"^--memory: memory cap '1.5' is 1B, below the smallest cap, 1M"),
+    ({"memory": "512K"}, {}, r"^--memory: memory cap '512K' is 512K, below the smallest cap, 1M"),
+    ({"memory": "2048T"}, {}, r"^--memory: memory cap '2048T' is above the largest cap, 1024T"),
+    ({"memory": "٣M"}, {}, r"^--memory: bad memory size '٣M'"),
+    ({"memory": " , "}, {}, r"^--memory: no value in ' , '"),
+    ({"django": ","}, {}, r"^--django: no value in ','"),
+    ({"django": "٥.٢"}, {}, r"^--django: not a Django version: '٥.٢'"),
+    ({}, {"django": 1.10}, r'^s.toml: run.django: write versions as strings, e.g. "1.10"'),
+    ({}, {"python": 3.10}, r"^s.toml: run.python: write versions as strings"),
+    # durations: a limit under a second is not meant; the interval is 1ms..10s
+    ({"timeout": "1ms"}, {}, r"^--timeout: '1ms' is too short to be meant as a limit \(under 1s\)"),
+    ({"timeout": "9" * 400}, {}, r"^--timeout: '9999.*' is longer than a year"),
+    ({"interval": "20s"}, {}, r"^--interval: the sampling interval must be between 1ms and 10s, got '20s'"),
+    ({"interval": "0"}, {}, r"^--interval: the sampling interval must be between 1ms and 10s, got '0'"),
+    ({"interval": "0.5ms"}, {}, r"^--interval: the sampling interval must be between 1ms and 10s"),
+    ({}, {"interval": 1e300}, r"^s.toml: run.interval: not a duration"),
+    ({}, {"k" * 100000: 1}, r"^s.toml: run: unknown key 'kkkk.*\.\.\.k'; allowed"),
+])
+def test_hostile_values_are_refused_naming_their_source(cli, run, message):
+    with pytest.raises(MigbenchError, match=message) as info:
+        options(cli, run)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400
+
+
+@pytest.mark.parametrize("value", ["0", "0s", "0ms", "0.0m", "none", "00h"])
+def test_zero_in_any_unit_means_no_timeout(value):
+    assert options({"timeout": value}).timeout_s is None
+    assert options({}, {"timeout": value}).timeout_s is None
+
+
+def test_bounds_are_inclusive():
+    opts = options({"repeat": "1000", "memory": "1M,1024T", "timeout": "1s", "interval": "10s"})
+    assert opts.repeat == 1000 and opts.memories == (2**20, 2**50)
+    assert opts.timeout_s == 1 and opts.interval_s == 10
+    assert options({"interval": "1ms"}).interval_s == pytest.approx(0.001)
+
+
+def test_durations_zero_and_bounds():
+    assert parse_duration("0s") is None and parse_duration("0ms") is None and parse_duration("0") is None
+    assert parse_duration("8760h") == 365 * 24 * 3600
+    with pytest.raises(MigbenchError, match="longer than a year"):
+        parse_duration("8761h", "--budget")
