@@ -11,7 +11,7 @@ allowed.
 from __future__ import annotations
 
 import hashlib
-import math
+import re
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 
 from migbench.errors import MigbenchError, ScenarioError
 from migbench.targets import resolve_line
+from migbench.units import show
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,6 +40,12 @@ OPERATIONS = (
 )
 CONTRIB_APPS = ("contenttypes", "auth")
 NAME_SCHEMES = ("faker", "plain")
+
+# A name is part of directory, file and record names: a plain file name that record slugs keep.
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+NAME_RULE = "a string of 1 to 64 characters from A-Z a-z 0-9 . _ -, the first a letter or a digit"
+MAX_DESCRIPTION = 500  # characters, on one line (`migbench scenarios`, reports)
+MAX_WEIGHT = 1e6  # weights are relative; a bound keeps their sum finite
 
 IntRange = tuple[int, int]
 
@@ -135,7 +142,7 @@ class _Bad(Exception):
 def _int(minimum: int = 0, maximum: int | None = None) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _Bad("expected an integer, got %r" % (value,))
+            raise _Bad("expected an integer, got %s" % show(value))
         if value < minimum or (maximum is not None and value > maximum):
             upper = "" if maximum is None else " and <= %d" % maximum
             raise _Bad("expected an integer >= %d%s, got %d" % (minimum, upper, value))
@@ -161,9 +168,9 @@ def _int_range(minimum: int = 0, maximum: int | None = None) -> Callable[[Any], 
 
 def _share(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _Bad("expected a number between 0 and 1, got %r" % (value,))
+        raise _Bad("expected a number between 0 and 1, got %s" % show(value))
     if not 0 <= value <= 1:
-        raise _Bad("expected a number between 0 and 1, got %r" % (value,))
+        raise _Bad("expected a number between 0 and 1, got %s" % show(value))
     return float(value)
 
 
@@ -176,9 +183,9 @@ def _weights(allowed: tuple[str, ...], require_positive: bool = True) -> Callabl
         weights = {name: 0.0 for name in allowed}
         for key, weight in value.items():
             if key not in allowed:
-                raise _Bad("unknown key %r; allowed: %s" % (key, ", ".join(allowed)))
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < math.inf:
-                raise _Bad("weight of %r must be a number >= 0, got %r" % (key, weight))
+                raise _Bad("unknown key %s; allowed: %s" % (show(key), ", ".join(allowed)))
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= MAX_WEIGHT:
+                raise _Bad("weight of %s must be a number >= 0 and <= 1e6, got %s" % (show(key), show(weight)))
             weights[key] = float(weight)
         if require_positive and not any(weights.values()):
             raise _Bad("at least one weight must be > 0")
@@ -192,7 +199,7 @@ def _shares_by_type(value: Any) -> dict[str, float]:
         shares = {name: 0.0 for name in FIELD_TYPES}
         for key, share in value.items():
             if key not in FIELD_TYPES:
-                raise _Bad("unknown field type %r; allowed: %s" % (key, ", ".join(FIELD_TYPES)))
+                raise _Bad("unknown field type %s; allowed: %s" % (show(key), ", ".join(FIELD_TYPES)))
             shares[key] = _share(share)
         return shares
     share = _share(value)
@@ -202,7 +209,7 @@ def _shares_by_type(value: Any) -> dict[str, float]:
 def _choice(allowed: tuple[str, ...]) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if value not in allowed:
-            raise _Bad("expected one of %s, got %r" % (", ".join(allowed), value))
+            raise _Bad("expected one of %s, got %s" % (", ".join(allowed), show(value)))
         return value
     return check
 
@@ -210,7 +217,7 @@ def _choice(allowed: tuple[str, ...]) -> Callable[[Any], str]:
 def _subset(allowed: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
     def check(value: Any) -> tuple[str, ...]:
         if not isinstance(value, list) or any(v not in allowed for v in value):
-            raise _Bad("expected a list drawn from %s, got %r" % (", ".join(allowed), value))
+            raise _Bad("expected a list drawn from %s, got %s" % (", ".join(allowed), show(value)))
         if "auth" in value and "contenttypes" not in value:
             raise _Bad("auth needs contenttypes")
         return tuple(v for v in allowed if v in value)
@@ -219,7 +226,7 @@ def _subset(allowed: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
 
 def _string(value: Any) -> str:
     if not isinstance(value, str):
-        raise _Bad("expected a string, got %r" % (value,))
+        raise _Bad("expected a string, got %s" % show(value))
     return value
 
 
@@ -252,17 +259,9 @@ _TABLES: dict[type, dict[str, Callable[[Any], Any]]] = {
         "null_share": _share,
         "on_delete": _weights(ON_DELETE),
     },
-    InheritanceParams: {
-        "abstract_share": _share,
-        "multi_table_share": _share,
-        "proxy_share": _share,
-    },
-    MetaParams: {
-        "ordering_share": _share,
-        "indexes_share": _share,
-        "unique_together_share": _share,
-        "constraints_share": _share,
-    },
+    InheritanceParams: dict.fromkeys(("abstract_share", "multi_table_share", "proxy_share"), _share),
+    MetaParams: dict.fromkeys(("ordering_share", "indexes_share", "unique_together_share", "constraints_share"),
+                              _share),
     HistoryParams: {
         "migrations_per_app": _int_range(1, 9999),
         "operations_per_migration": _int_range(1, 200),
@@ -270,7 +269,7 @@ _TABLES: dict[type, dict[str, Callable[[Any], Any]]] = {
         "data_rows": _int_range(1, 10000),
     },
     GeneratorParams: {
-        "seed": _int(0),
+        "seed": _int(0, 2**63 - 1),  # TOML's largest integer
         "apps": _int(1, 100000),
         "models_per_app": _int_range(1, 10000),
         "names": _choice(NAME_SCHEMES),
@@ -280,13 +279,8 @@ _TABLES: dict[type, dict[str, Callable[[Any], Any]]] = {
 }
 
 _SUBTABLES = {
-    GeneratorParams: {
-        "fields": FieldParams,
-        "relations": RelationParams,
-        "inheritance": InheritanceParams,
-        "meta": MetaParams,
-        "history": HistoryParams,
-    },
+    GeneratorParams: {"fields": FieldParams, "relations": RelationParams, "inheritance": InheritanceParams,
+                      "meta": MetaParams, "history": HistoryParams},
 }
 
 
@@ -307,9 +301,8 @@ def _build(cls: type, table: Any, where: str, source: str):
                 raise ScenarioError("%s: %s: %s" % (source, path, bad)) from None
         else:
             allowed = sorted(list(checkers) + list(subtables))
-            raise ScenarioError(
-                "%s: %s: unknown key; allowed in [%s]: %s" % (source, path, where, ", ".join(allowed))
-            )
+            raise ScenarioError("%s: %s.%s: unknown key; allowed in [%s]: %s"
+                                % (source, where, show(key, bare=True), where, ", ".join(allowed)))
     return cls(**values)
 
 
@@ -317,21 +310,22 @@ _TOP_LEVEL = ("name", "description", "generator", "run")
 
 
 def parse_scenario(text: str, source: str, default_name: str = "scenario") -> Scenario:
-    """Parse scenario TOML text; `source` names the file in every error."""
+    """Parse scenario TOML text; `source` names the file in every error, `default_name` (the
+    file's name) is the name when the file sets none."""
+    if text.startswith("\ufeff"):
+        raise ScenarioError("%s: starts with a byte-order mark; save the file as UTF-8 without BOM" % source)
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError("%s: not valid TOML: %s" % (source, error)) from None
+    except RecursionError:  # tomllib recurses per level; a scenario needs 4
+        raise ScenarioError("%s: tables or lists nested too deeply to read (a scenario needs 4 levels)"
+                            % source) from None
     for key in document:
         if key not in _TOP_LEVEL:
-            raise ScenarioError(
-                "%s: %s: unknown key; allowed at the top level: %s" % (source, key, ", ".join(_TOP_LEVEL))
-            )
-    try:
-        name = _string(document.get("name", default_name))
-        description = _string(document.get("description", ""))
-    except _Bad as bad:
-        raise ScenarioError("%s: name/description: %s" % (source, bad)) from None
+            raise ScenarioError("%s: %s: unknown key; allowed at the top level: %s"
+                                % (source, show(key, bare=True), ", ".join(_TOP_LEVEL)))
+    name, description = _name_and_description(document, default_name, source)
     if "generator" not in document:
         raise ScenarioError("%s: missing [generator] table; see scenarios/quick.toml for one" % source)
     generator = _build(GeneratorParams, document["generator"], "generator", source)
@@ -339,14 +333,24 @@ def parse_scenario(text: str, source: str, default_name: str = "scenario") -> Sc
     if not isinstance(run, dict):
         raise ScenarioError("%s: run: expected a table" % source)
     _check_consistency(generator, source)
-    return Scenario(
-        name=name,
-        description=description,
-        generator=generator,
-        run=run,
-        source=source,
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-    )
+    return Scenario(name=name, description=description, generator=generator, run=run, source=source,
+                    sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+
+
+def _name_and_description(document: Mapping[str, Any], default_name: str, source: str) -> tuple[str, str]:
+    """The scenario's name (NAME_RE) and its one-line description, or one line saying what they may be."""
+    description = document.get("description", "")
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION or not description.isprintable():
+        raise ScenarioError("%s: description: expected a string on one line, at most %d printable characters, got %s"
+                            % (source, MAX_DESCRIPTION, show(description)))
+    name = document.get("name", default_name)
+    if isinstance(name, str) and NAME_RE.fullmatch(name):
+        return name, description
+    if "name" not in document:
+        raise ScenarioError('%s: the file name %s cannot be a scenario name (expected %s); rename the file '
+                            'or set name = "..." in it' % (source, show(name), NAME_RULE))
+    raise ScenarioError("%s: name: expected %s (it names directories, files and records), got %s"
+                        % (source, NAME_RULE, show(name)))
 
 
 def _check_consistency(params: GeneratorParams, source: str) -> None:
@@ -368,8 +372,9 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(
             "%s: no such scenario file; shipped ones: %s" % (path, ", ".join(shipped_scenarios()))
         ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError("%s: cannot read scenario: %s" % (path, error)) from None
+    except (OSError, UnicodeDecodeError) as error:  # a directory, no permission, not UTF-8
+        raise ScenarioError("%s: cannot read scenario (%s); give a UTF-8 scenario file"
+                            % (path, getattr(error, "strerror", None) or error)) from None
     return parse_scenario(text, str(path), default_name=path.stem)
 
 

@@ -398,3 +398,60 @@ def test_with_seed_only_changes_the_seed():
     assert reseeded.generator == GeneratorParams(**{
         **{item.name: getattr(scenario.generator, item.name) for item in fields(GeneratorParams)}, "seed": 99})
     assert reseeded.sha256 == scenario.sha256 and reseeded.name == scenario.name
+
+
+# -- names, and other hostile values (issue 14) ------------------------------------
+
+
+@pytest.mark.parametrize("name", ["quick", "my-bench_2", "a", "A.b-c_d", "x" * 64, "2015"])
+def test_names_that_are_plain_file_names_are_accepted(name):
+    assert parse_scenario('name = "%s"\n' % name + G, SOURCE).name == name
+
+
+# A name becomes a directory (the cached project, results/NAME), file and record names, and a
+# comment in the generated settings: none of these may escape a directory or break a line.
+@pytest.mark.parametrize("name", ["../../x", "/tmp/abs", "a/b", "a\\\\b", "a\\nb", "a\\u0000b", "x" * 65, "", " ",
+                                  ".", "..", ".hidden", "-rf", "café", "a b", "a*b", "a[1]"])
+def test_names_that_could_escape_or_break_a_path_are_refused(name):
+    message = refusal('name = "%s"\n' % name + G)
+    assert "name: expected a string of 1 to 64 characters from A-Z a-z 0-9 . _ -" in message
+    assert len(message) < 300
+
+
+def test_a_file_name_that_cannot_be_a_name_says_to_rename_it_or_set_name(tmp_path):
+    path = tmp_path / "my bench.toml"
+    path.write_text(G, encoding="utf-8")
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(path)
+    assert 'the file name \'my bench\' cannot be a scenario name' in checked(error, str(path))
+    path.write_text('name = "my-bench"\n' + G, encoding="utf-8")
+    assert load_scenario(path).name == "my-bench"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('description = "a\\nb"\n' + G, "description: expected a string on one line"),
+    ('description = "%s"\n' % ("x" * 501) + G, "at most 500 printable characters"),
+    (G + "[generator.fields.types]\nchar = 1.7e308\ntext = 1.7e308\n", "<= 1e6, got 1.7e+308"),
+    (G + "seed = 9223372036854775807\n[generator.history]\noperations = { add_field = 1e6 }\n", None),
+    ("[generator]\nseed = 9223372036854775807\n", None),
+    ("\ufeff" + G, "starts with a byte-order mark; save the file as UTF-8 without BOM"),
+    (G + "[run]\nmemory = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply to read"),
+    (G + "[run]\nmemory = " + "{a=" * 5000 + "1" + "}" * 5000 + "\n", "nested too deeply to read"),
+    ("%s = 1\n" % ("k" * 100000) + G, "'kkkk"),
+], ids=["newline-description", "long-description", "huge-weights", "largest-weight", "largest-seed", "bom",
+        "deep-list", "deep-inline-table", "long-key"])
+def test_hostile_values_are_one_line(text, fragment):
+    if fragment is None:
+        parse_scenario(text, SOURCE)  # at the bound: accepted
+        return
+    message = refusal(text)
+    assert fragment in message and len(message) < 400, message
+
+
+def test_a_directory_or_non_utf8_file_is_one_line(tmp_path):
+    (tmp_path / "dir.toml").mkdir()
+    (tmp_path / "latin.toml").write_bytes(b'name = "caf\xe9"\n[generator]\n')
+    for path in (tmp_path / "dir.toml", tmp_path / "latin.toml"):
+        with pytest.raises(ScenarioError) as error:
+            load_scenario(path)
+        assert "cannot read scenario" in checked(error, str(path)) and "UTF-8" in str(error.value)
