@@ -20,6 +20,48 @@ from .errors import MigbenchError
 COMMANDS = (generate, check, run, report, compare, bisect, sweep, scenarios, envs)
 
 
+MAX_MESSAGE = 1000  # characters of an error line; the middle of a longer one is cut
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with migbench's error line, and no empty values.
+
+    A refusal is one line, `migbench: error: ...` naming the option and pointing at the
+    command's --help, exit status 2 (argparse's own is the usage and a second line). Every
+    option or argument that takes a value refuses an empty or blank one (`--out ""` from an
+    unset shell variable would otherwise mean the current directory, `--repeat ""` the
+    default): its `type` checks that first.
+    """
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        if action.nargs != 0 and action.option_strings != ["-h", "--help"]:
+            action.type = _not_blank(action.type)
+        return action
+
+    def error(self, message: str):
+        self.exit(2, "migbench: error: %s (see `%s --help`)\n" % (one_line(message), self.prog))
+
+
+def _not_blank(convert):
+    def check(text: str):
+        if not text.strip():
+            raise argparse.ArgumentTypeError("empty value %r; give a value or leave the option out" % text)
+        return convert(text) if convert is not None else text
+    check.__name__ = getattr(convert, "__name__", "value")  # argparse names the type in its messages
+    return check
+
+
+def one_line(message: str) -> str:
+    """`message` as one printable line: control characters (newlines, NUL, line separators)
+    escaped, and the middle of an overlong one cut."""
+    text = "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+                   for c in message)
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE // 2] + " [...] " + text[-MAX_MESSAGE // 2:]
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -29,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except MigbenchError as error:
-        print("migbench: error: %s" % error, file=sys.stderr)
+        print("migbench: error: %s" % one_line(str(error)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("migbench: interrupted; nothing half-written was kept", file=sys.stderr)
@@ -38,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `migbench` parser: global options, then every module of `migbench.commands` in COMMANDS order."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="migbench",
         description="Generate synthetic Django projects and measure what `migrate` costs.",
     )

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, cli_values, command_line,
+from migbench.errors import MigbenchError
+from migbench.units import parse_cap
+
+from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, check_out, cli_values, command_line,
                      report_after_run, run_interruptible, scenario)
 
 
@@ -46,11 +49,20 @@ def handle(args) -> int:
     from migbench.bench.run.probes import bisect_scenario, parse_bounds
 
     resolved = scenario(args)
+    for option, text in (("--low", args.low), ("--high", args.high)):
+        try:
+            parse_cap(text)  # every probe is a cap: 1M..1024T, like --memory
+        except MigbenchError as error:
+            raise MigbenchError("%s: %s" % (option, error)) from None
     bounds = parse_bounds(args.low, args.high, args.tolerance)
     cli = cli_values(args, CELL_KEYS)
     cli.update(memory="none", repeat="1", database=None, dev_loop="off")  # bisect chooses the caps
     options = resolve_options(cli, resolved.run, resolved.source)
+    if options.limiter == "none":
+        raise MigbenchError("--limiter none cannot cap memory, and every probe of a bisection runs under a "
+                            "cap; use --limiter auto, cgroup2, cgroup1, systemd or rlimit")
     out = Path(args.out) if args.out else default_out(resolved.name + "-bisect")
+    check_out(out)  # a bad --out found after the probes would lose them
 
     def finish(results) -> int:
         if not args.no_report:

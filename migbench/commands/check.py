@@ -17,6 +17,7 @@ from pathlib import Path
 
 from migbench.errors import MigbenchError
 from migbench.targets import resolve_line
+from migbench.units import show
 
 
 def add_parser(subparsers) -> None:
@@ -37,6 +38,9 @@ def handle(args) -> int:
     project = Path(args.project)
     manifest = read_manifest(project)
     line = args.django or manifest["django_target"]
+    if not line.isascii():  # "٥.٢" reads as 5.2
+        raise MigbenchError("--django: not a Django version: %s; give a line like 4.2 or a release like 4.2.11"
+                            % show(line))
     target = resolve_line(line)
     if target.line != manifest["django_target"]:
         print("note: the project was generated for Django %s; checking it with %s"
@@ -56,11 +60,23 @@ def handle(args) -> int:
 
 
 def read_manifest(project: Path) -> dict:
-    """The project's migbench.json; a missing or unreadable one is a MigbenchError naming the fix."""
+    """The project's migbench.json; a missing, unreadable or malformed one is a MigbenchError naming the fix."""
     path = project / "migbench.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MigbenchError("%s: no migbench.json; is this a directory written by `migbench generate`?" % project) from None
+    except NotADirectoryError:
+        raise MigbenchError("%s: not a directory; give a directory written by `migbench generate`" % project) from None
     except (OSError, ValueError) as error:
         raise MigbenchError("%s: unreadable manifest (%s); regenerate the project" % (path, error)) from None
+    if (not isinstance(manifest, dict) or not isinstance(manifest.get("django_target"), str)
+            or not isinstance(manifest.get("apps"), list)
+            or not all(isinstance(app, str) for app in manifest["apps"])):
+        raise MigbenchError("%s: not a manifest written by `migbench generate` (no django_target or apps); "
+                            "regenerate the project" % path)
+    try:
+        resolve_line(manifest["django_target"])
+    except MigbenchError as error:
+        raise MigbenchError("%s: django_target: %s; regenerate the project" % (path, error)) from None
+    return manifest

@@ -1,20 +1,27 @@
 """What several subcommands share: the scenario named on the command line (with
---seed), the cell options of run, bisect and sweep, running a measurement so that
+--seed), the cell options of run, bisect and sweep, the check that an output
+directory can be written before anything runs, running a measurement so that
 Ctrl-C or SIGTERM stops it cleanly (exit status 130), and the report rebuilt in
 OUT/report after records were written.
 
 Nothing here measures by itself; `run_interruptible` replaces the process's
-SIGTERM handler, and `report_after_run` writes OUT/report.
+SIGTERM handler, `check_out` makes and removes a probe file (and any directory it
+had to create) in the output directory, and `report_after_run` writes OUT/report.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
+import shutil
 import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from migbench.errors import MigbenchError
+from migbench.units import format_size, show
 
 T = TypeVar("T")
 
@@ -22,6 +29,11 @@ SCENARIO_HELP = "a scenario file, or the name of a shipped one"
 
 # The cell options' names in the parsed arguments, as resolve_options() takes them.
 CELL_KEYS = ("django", "python", "strategy", "limiter", "timeout", "interval")
+
+MAX_SEED = 2**63 - 1  # as in a scenario file (TOML's largest integer)
+# Free space an output directory must have before a run starts: records are tens of KB each,
+# a report with its charts a few MB. Less than this and the measurement would be lost.
+MIN_FREE_BYTES = 16 * 2**20
 
 
 def add_scenario_argument(parser, optional: bool = True) -> None:
@@ -43,7 +55,21 @@ def add_cell_options(parser, limiters: str = "auto, cgroup2, cgroup1, systemd, r
     parser.add_argument("--limiter", help="%s (default: auto)" % limiters)
     parser.add_argument("--timeout", help="per-run time limit, e.g. 30m (default: none)")
     parser.add_argument("--interval", help="RSS sampling interval (default: 20ms)")
-    parser.add_argument("--seed", type=int, help="override the scenario's seed (the same at every size of a sweep)")
+    add_seed_option(parser, "override the scenario's seed (the same at every size of a sweep)")
+
+
+def add_seed_option(parser, text: str = "override the scenario's seed") -> None:
+    parser.add_argument("--seed", help=text + "; a whole number from 0 to 2**63-1")
+
+
+def parse_seed(text: str | None) -> int | None:
+    """--seed: ASCII digits (int() would take "٣" and "1_0"), 0..2**63-1 like a scenario's seed."""
+    if text is None:
+        return None
+    value = text.strip()
+    if not re.fullmatch(r"[0-9]{1,19}", value) or int(value) > MAX_SEED:
+        raise MigbenchError("--seed: expected a whole number from 0 to %d, got %s" % (MAX_SEED, show(text)))
+    return int(value)
 
 
 def cli_values(args, keys) -> dict[str, Any]:
@@ -55,12 +81,84 @@ def scenario(args):
     """The scenario named on the command line, with --seed applied."""
     from migbench.generator import resolve_scenario
 
+    seed = parse_seed(args.seed)
+    check_path(args.scenario, "SCENARIO")
     resolved = resolve_scenario(args.scenario)
-    if args.seed is not None:
-        if args.seed < 0:
-            raise MigbenchError("--seed must be >= 0, got %d" % args.seed)
-        resolved = resolved.with_seed(args.seed)
+    if seed is not None:
+        resolved = resolved.with_seed(seed)
     return resolved
+
+
+def check_out(out: Path, option: str = "--out", shown: Path | None = None) -> None:
+    """Refuse, before anything runs, a directory the command could not write its results into.
+
+    Does what the writers do, on a probe: makes the directory (with its parents) if
+    missing, writes a file in it, hard-links it to a second name (the record store's
+    never-overwrite write) and renames that over a third (the summaries' atomic
+    replace), and looks at the space left. Everything it made is removed again,
+    directories included, so a refusal (here or later) leaves no trace in `out`, and a
+    directory of earlier results is only ever added to. `shown` is the path the user
+    gave, when `out` is derived from it (a parent).
+    """
+    shown = out if shown is None else shown
+    check_path(shown, option)
+    made: list[Path] = []
+    probes: list[Path] = []
+    try:
+        if out.exists() and not out.is_dir():
+            if out == shown:
+                raise MigbenchError("%s %s: exists and is not a directory; give a directory (it is created if "
+                                    "missing)" % (option, shown))
+            raise MigbenchError("%s %s: %s is not a directory; give a directory" % (option, shown, out))
+        missing = []
+        for directory in [out.absolute(), *out.absolute().parents]:
+            if directory.is_dir():
+                break
+            if directory.exists() or directory.is_symlink():
+                raise MigbenchError("%s %s: %s is not a directory; give a directory" % (option, shown, directory))
+            missing.append(directory)
+        for directory in reversed(missing):
+            os.mkdir(directory)
+            made.append(directory)
+        stem = ".migbench-preflight-%d-%s" % (os.getpid(), secrets.token_hex(4))  # never *.json: not a record
+        first, linked, renamed = (out / ("%s.%s" % (stem, part)) for part in ("a", "b", "c"))
+        with open(first, "x", encoding="utf-8") as handle:
+            probes.append(first)
+            handle.write("migbench checks that it can write here; this file is removed at once\n")
+        os.link(first, linked)
+        probes.append(linked)
+        os.replace(linked, renamed)
+        probes[-1] = renamed
+        usage = shutil.disk_usage(out)
+    except OSError as error:
+        raise MigbenchError("%s %s: cannot write there (%s); give a directory this user can write to"
+                            % (option, shown, _reason(error))) from None
+    finally:
+        for path in probes:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+        for directory in reversed(made):
+            try:
+                directory.rmdir()
+            except OSError:
+                pass
+    if usage.free < MIN_FREE_BYTES:
+        raise MigbenchError("%s %s: only %s free on its file system; records and the report need at least %s: "
+                            "free some space or give another directory"
+                            % (option, shown, format_size(usage.free) if usage.free else "0",
+                               format_size(MIN_FREE_BYTES)))
+
+
+def check_path(path: Path | str, option: str) -> None:
+    """A path the OS cannot take at all (a NUL byte) is refused before anything looks at it."""
+    if "\0" in str(path):
+        raise MigbenchError("%s %s: a NUL byte in a path; give a path without one" % (option, show(str(path))))
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 def command_line() -> list[str]:
@@ -103,7 +201,7 @@ def report_after_run(out: Path) -> None:
 
     try:
         written = write_report(load_results([out]), [str(out)], out / "report")
-    except MigbenchError as error:
+    except (MigbenchError, OSError) as error:  # e.g. the disk filled up during the run
         print("migbench: report not written: %s; the records are intact (`migbench report %s`)"
               % (error, out), file=sys.stderr)
         return

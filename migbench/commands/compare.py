@@ -30,6 +30,10 @@ def add_parser(subparsers) -> None:
 def handle(args) -> int:
     from migbench.bench.report.compare import run_compare
 
+    from .common import check_path
+
+    check_path(args.baseline, "BASELINE")
+    check_path(args.candidate, "CANDIDATE")
     lines, status = run_compare(args.baseline, args.candidate, args.threshold, args.metric)
     for line in lines:
         print(line)

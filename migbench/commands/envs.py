@@ -23,8 +23,8 @@ def handle(args) -> int:
         for path in environments.prune():
             print("removed %s" % path)
     if args.create:
-        for line in args.create.split(","):
-            env = environments.ensure(line.strip(), args.python)
+        for line in create_lines(args.create):
+            env = environments.ensure(line, args.python)
             print("ready   %s" % env.path)
     envs = environments.list_envs()
     if not envs:
@@ -33,3 +33,23 @@ def handle(args) -> int:
         print("%-40s Python %-8s Django %s%s" % (env.key, env.python_version, env.django_version,
                                                  " (shim)" if env.shim else ""))
     return 0
+
+
+def create_lines(text: str) -> list[str]:
+    """--create's Django lines, each checked before anything is built."""
+    from migbench.errors import MigbenchError
+    from migbench.targets import resolve_line
+    from migbench.units import show
+
+    lines = [part.strip() for part in text.split(",") if part.strip()]
+    if not lines:
+        raise MigbenchError("--create: no Django line in %s; give e.g. 1.8,5.2" % show(text))
+    for line in lines:
+        try:
+            if not line.isascii():  # "٥.٢" reads as 5.2
+                raise MigbenchError("not a Django version: %s; give a line like 4.2 or a release like 4.2.11"
+                                    % show(line))
+            resolve_line(line)
+        except MigbenchError as error:
+            raise MigbenchError("--create: %s" % error) from None
+    return lines

@@ -2,23 +2,27 @@
 models and migrations, migbench.json) from a scenario and print its summary.
 
 Side effects: writes --out, which must be empty unless --force (the project is
-built in a temporary sibling directory and renamed into place).
+built in a temporary sibling directory and renamed into place); checks first that
+--out's parent can be written (a probe file, removed at once).
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+from migbench.errors import MigbenchError
 from migbench.targets import DEFAULT_LINE, LINES, DjangoLine, resolve_line
+from migbench.units import show
 
-from .common import add_scenario_argument, scenario
+from .common import add_scenario_argument, add_seed_option, check_out, check_path, scenario
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("generate", help="write a Django project from a scenario")
     add_scenario_argument(parser)
     parser.add_argument("--out", required=True, help="directory to write the project into")
-    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    add_seed_option(parser)
     parser.add_argument("--django", help="target Django line, e.g. 1.8 or 5.2 "
                                          "(default: the scenario's, else the installed one, else %s)" % DEFAULT_LINE)
     parser.add_argument("--force", action="store_true", help="replace --out if it is not empty")
@@ -30,9 +34,14 @@ def handle(args) -> int:
 
     resolved = scenario(args)
     target, why = generation_target(args.django, resolved.generator.django)
+    check_project_out(Path(args.out), args.force)
     started = time.perf_counter()
     project = build_project(resolved, target)
-    out = write_project(project, args.out, force=args.force)
+    try:
+        out = write_project(project, args.out, force=args.force)
+    except OSError as error:  # e.g. the disk filled up: the half-written tree is already removed
+        raise MigbenchError("--out %s: cannot write the project (%s); nothing was left there"
+                            % (args.out, error.strerror or error)) from None
     seconds = time.perf_counter() - started
     for line in project.summary.lines():
         print(line)
@@ -41,9 +50,23 @@ def handle(args) -> int:
     return 0
 
 
+def check_project_out(out: Path, force: bool) -> None:
+    """--out before the project is built: a directory, empty unless --force, in a writable parent
+    (the project is written beside it and renamed into place)."""
+    check_path(out, "--out")
+    if out.exists() and not out.is_dir():
+        raise MigbenchError("--out %s: exists and is not a directory; give a new or empty directory" % out)
+    if out.is_dir() and not force and any(out.iterdir()):
+        raise MigbenchError("--out %s: not empty; pass --force to replace it or give another directory" % out)
+    check_out(out.absolute().parent, shown=out)
+
+
 def generation_target(requested: str | None, from_scenario: str | None) -> tuple[DjangoLine, str]:
     """The Django line to generate for, and why: --django, the scenario's, the installed one, the default."""
     if requested:
+        if not requested.isascii():  # "٥.٢" reads as 5.2
+            raise MigbenchError("--django: not a Django version: %s; give a line like 4.2 or a release "
+                                "like 4.2.11" % show(requested))
         return resolve_line(requested), "--django"
     if from_scenario:
         return resolve_line(from_scenario), "the scenario's generator.django"

@@ -2,14 +2,17 @@
 provenance) from stored result records, and print what was loaded and written.
 
 Side effects: reads the records only; writes the report into --out (default
-RESULTS/report for one directory, else ./migbench-report).
+RESULTS/report for one directory, else ./migbench-report), after checking that
+its parent can be written (a probe file, removed at once).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .common import write_report
+from migbench.errors import MigbenchError
+
+from .common import check_out, check_path, write_report
 
 
 def add_parser(subparsers) -> None:
@@ -28,9 +31,20 @@ def handle(args) -> int:
     from migbench.bench.report.pages import default_out, parse_formats
 
     formats = parse_formats(args.format)
-    results = load_results(args.results)
+    for path in args.results:
+        check_path(path, "RESULTS")
     out = Path(args.out) if args.out else default_out(args.results)
+    check_path(out, "--out")
+    if out.exists() and not out.is_dir():
+        raise MigbenchError("--out %s: exists and is not a directory; give a directory for the report" % out)
+    check_out(out.absolute().parent, shown=out)  # the report is written beside --out and renamed into place
+    results = load_results(args.results)
     print(results.describe())
-    for fmt, path in write_report(results, args.results, out, formats).items():
+    try:
+        written = write_report(results, args.results, out, formats)
+    except OSError as error:  # e.g. the disk filled up: the half-written report is already removed
+        raise MigbenchError("--out %s: cannot write the report (%s); the records are untouched"
+                            % (out, error.strerror or error)) from None
+    for fmt, path in written.items():
         print("%-6s %s" % (fmt, path))
     return 0

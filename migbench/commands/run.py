@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, cli_values, command_line,
+from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, check_out, cli_values, command_line,
                      report_after_run, run_interruptible, scenario)
 
 
@@ -48,6 +48,7 @@ def handle(args) -> int:
     cli = cli_values(args, CELL_KEYS + ("memory", "repeat", "database", "dev_loop"))
     options = resolve_options(cli, resolved.run, resolved.source)
     out = Path(args.out) if args.out else default_out(resolved.name)
+    check_out(out)  # a bad --out found after the runs would lose them
     progress = Progress()
     caps = [m for m in options.memories if m is not None]
     matrix = plan_with_notes(resolved, options, max(caps) if caps else None, progress)
@@ -63,7 +64,9 @@ def handle(args) -> int:
 
     def finish(unprepared: str | None) -> int:
         cells = [p.cell for p in matrix.cells]
-        by_cell = records_by_cell(store, cells)
+        by_cell, left_out = records_by_cell(store, cells)
+        for line in left_out:
+            print("migbench: %s" % line, file=sys.stderr)
         for line in summary_lines(by_cell, cells):
             print(line)
         comparison = strategy_lines(by_cell, cells)

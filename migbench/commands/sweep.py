@@ -12,8 +12,11 @@ command resumes. Exit status 1 when a run's validation found a problem.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, cli_values, command_line,
+from migbench.units import parse_limit
+
+from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, check_out, cli_values, command_line,
                      report_after_run, run_interruptible, scenario)
 
 
@@ -37,7 +40,7 @@ def add_parser(subparsers) -> None:
             ("--memory", "comma-separated caps, e.g. 512M,none (default: none)"),
             ("--repeat", "runs per cell and size (default: 1)"),
             ("--budget", "time for the whole sweep, e.g. 30m: a size estimated not to fit in what is left "
-                         "is skipped before it starts (default: none)"),
+                         "is skipped before it starts (default: none; 0 is none too)"),
             ("--out", "directory for the records and the sweep summary (default: results/SCENARIO-sweep)")):
         parser.add_argument(option, help=text)
     parser.add_argument("--no-report", dest="no_report", action="store_true",
@@ -46,10 +49,19 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args) -> int:
-    from migbench.bench.run.sweep import prepare_sweep
+    from migbench.bench.run.options import resolve_options
+    from migbench.bench.run.sweep import parse_vary, prepare_sweep
 
+    resolved = scenario(args)
     cli = cli_values(args, CELL_KEYS + ("memory", "repeat"))
-    sweep = prepare_sweep(scenario(args), args.vary, cli, args.budget, args.out, command_line())
+    # Everything is validated before the output is checked and the sweep is prepared (which
+    # prints the limiter it chose): a refusal is the only line.
+    parse_vary(args.vary)
+    if args.budget is not None:
+        parse_limit(args.budget, "--budget")  # 0/none: no budget; under a second is refused
+    resolve_options(cli, resolved.run, resolved.source)
+    check_out(Path(args.out) if args.out else Path("results") / ("%s-sweep" % resolved.name))
+    sweep = prepare_sweep(resolved, args.vary, cli, args.budget, args.out, command_line())
 
     def finish(result) -> int:
         for line in result.lines():

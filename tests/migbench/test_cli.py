@@ -36,7 +36,7 @@ def test_generate_prints_a_summary_and_writes_a_project(tmp_path):
 @pytest.mark.parametrize("args, fragment", [
     (["generate", "nope", "--out", "{tmp}/x"], "no such scenario"),
     (["generate", "--django", "9.9", "--out", "{tmp}/x"], "unknown Django version 9.9"),
-    (["generate", "--seed", "-1", "--out", "{tmp}/x"], "--seed must be >= 0"),
+    (["generate", "--seed", "-1", "--out", "{tmp}/x"], "--seed: expected a whole number from 0 to"),
     (["check", "{tmp}"], "no migbench.json"),
     (["check", "{tmp}", "--django", "1.7"], "no migbench.json"),
 ])
