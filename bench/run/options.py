@@ -64,7 +64,7 @@ def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], sou
             return from_file
         return parse(_split(default), "default")
 
-    return RunOptions(
+    options = RunOptions(
         djangos=pick("django", _installed_django() or DEFAULT_LINE, _djangos),
         pythons=pick("python", "", lambda values, where: tuple(_unique(values))) or (None,),
         memories=pick("memory", "none", _memories),
@@ -76,6 +76,27 @@ def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], sou
         interval_s=pick("interval", "20ms", lambda values, where: parse_interval(_one(values, where), where)),
         dev_loop=pick("dev_loop", "auto", _dev_loop),
     )
+    _check_some_cell_can_run(options)
+    return options
+
+
+def _check_some_cell_can_run(options: RunOptions) -> None:
+    """Refuse, before planning prints anything, a matrix none of whose cells can run whatever is
+    installed: every (Django, Python version) pair impossible, or every strategy too new for
+    every line. The same rules as the matrix's skips (matrix._unsupported, Strategy.unsupported);
+    what depends on this machine (an interpreter not installed) is found by planning."""
+    reasons = []
+    for django in options.djangos:
+        line = resolve_line(django)
+        pythons = [p for p in options.pythons
+                   if p is None or not p.replace(".", "").isdigit() or p in line.pythons + line.shim_pythons]
+        reasons += ["Django %s does not run on Python %s" % (line.line, p) for p in options.pythons if p not in pythons]
+        strategies = [s for s in options.strategies if not registry.get(s).unsupported(line)]
+        reasons += [registry.get(s).unsupported(line) for s in options.strategies if s not in strategies]
+        if pythons and strategies:
+            return
+    raise MigbenchError("no cell of the matrix can run: %s; change --django, --python or --strategy"
+                        % "; ".join(_unique(reasons)))
 
 
 def generation_target(djangos: tuple[str, ...], scenario_django: str | None = None) -> str:

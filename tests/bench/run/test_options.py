@@ -128,3 +128,12 @@ def test_durations_zero_and_bounds():
     assert parse_duration("8760h") == 365 * 24 * 3600
     with pytest.raises(MigbenchError, match="longer than a year"):
         parse_duration("8761h", "--budget")
+
+
+def test_a_matrix_none_of_whose_cells_can_run_is_refused_before_planning():
+    with pytest.raises(MigbenchError, match=r"^no cell of the matrix can run: Django 5.2 does not run on Python 2.7"):
+        options({"django": "5.2", "python": "2.7"})
+    with pytest.raises(MigbenchError, match=r"^no cell .*strategy optimize needs Django >= 4.1 \(Django 1.8 lacks"):
+        options({"django": "1.8", "strategy": "optimize"})
+    # one runnable cell is enough; the others are the matrix's skips
+    assert options({"django": "1.8,5.2", "python": "2.7,3.11", "strategy": "optimize"}).djangos == ("1.8", "5.2")
