@@ -17,8 +17,8 @@ from pathlib import Path
 from migbench.errors import MigbenchError
 from migbench.units import parse_cap
 
-from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, check_out, cli_values, command_line,
-                     report_after_run, run_interruptible, scenario)
+from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, check_out, check_same_out, cli_values,
+                     command_line, report_after_run, run_interruptible, scenario)
 
 
 def add_parser(subparsers) -> None:
@@ -63,6 +63,7 @@ def handle(args) -> int:
                             "cap; use --limiter auto, cgroup2, cgroup1, systemd or rlimit")
     out = Path(args.out) if args.out else default_out(resolved.name + "-bisect")
     check_out(out)  # a bad --out found after the probes would lose them
+    check_same_out(out, resolved, options)
 
     def finish(results) -> int:
         if not args.no_report:

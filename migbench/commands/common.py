@@ -157,6 +157,16 @@ def check_path(path: Path | str, option: str) -> None:
         raise MigbenchError("%s %s: a NUL byte in a path; give a path without one" % (option, show(str(path))))
 
 
+def check_same_out(out: Path, scenario, options) -> None:
+    """Refuse, before planning, an --out holding this scenario's records of another project (another
+    seed or generation target); the matrix checks it again when it runs."""
+    from migbench.bench.records import ResultStore
+    from migbench.bench.run.matrix import check_same_project
+    from migbench.bench.run.options import generation_target
+
+    check_same_project(ResultStore(out), scenario, generation_target(options.djangos, scenario.generator.django))
+
+
 def _reason(error: OSError) -> str:
     return error.strerror or str(error)
 

@@ -54,10 +54,13 @@ def check_project_out(out: Path, force: bool) -> None:
     """--out before the project is built: a directory, empty unless --force, in a writable parent
     (the project is written beside it and renamed into place)."""
     check_path(out, "--out")
-    if out.exists() and not out.is_dir():
-        raise MigbenchError("--out %s: exists and is not a directory; give a new or empty directory" % out)
-    if out.is_dir() and not force and any(out.iterdir()):
-        raise MigbenchError("--out %s: not empty; pass --force to replace it or give another directory" % out)
+    try:
+        if out.exists() and not out.is_dir():
+            raise MigbenchError("--out %s: exists and is not a directory; give a new or empty directory" % out)
+        if out.is_dir() and not force and any(out.iterdir()):
+            raise MigbenchError("--out %s: not empty; pass --force to replace it or give another directory" % out)
+    except OSError as error:  # a name too long, a parent that cannot be searched
+        raise MigbenchError("--out %s: cannot use it (%s)" % (out, error.strerror or error)) from None
     check_out(out.absolute().parent, shown=out)
 
 

@@ -35,8 +35,11 @@ def handle(args) -> int:
         check_path(path, "RESULTS")
     out = Path(args.out) if args.out else default_out(args.results)
     check_path(out, "--out")
-    if out.exists() and not out.is_dir():
-        raise MigbenchError("--out %s: exists and is not a directory; give a directory for the report" % out)
+    try:
+        if out.exists() and not out.is_dir():
+            raise MigbenchError("--out %s: exists and is not a directory; give a directory for the report" % out)
+    except OSError as error:  # a name too long, a parent that cannot be searched
+        raise MigbenchError("--out %s: cannot use it (%s)" % (out, error.strerror or error)) from None
     check_out(out.absolute().parent, shown=out)  # the report is written beside --out and renamed into place
     results = load_results(args.results)
     print(results.describe())

@@ -15,8 +15,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, check_out, cli_values, command_line,
-                     report_after_run, run_interruptible, scenario)
+from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, check_out, check_same_out, cli_values,
+                     command_line, report_after_run, run_interruptible, scenario)
 
 
 def add_parser(subparsers) -> None:
@@ -49,6 +49,7 @@ def handle(args) -> int:
     options = resolve_options(cli, resolved.run, resolved.source)
     out = Path(args.out) if args.out else default_out(resolved.name)
     check_out(out)  # a bad --out found after the runs would lose them
+    check_same_out(out, resolved, options)
     progress = Progress()
     caps = [m for m in options.memories if m is not None]
     matrix = plan_with_notes(resolved, options, max(caps) if caps else None, progress)

@@ -300,3 +300,19 @@ def test_a_file_as_out_is_refused_before_anything_runs(tmp_path):
 def test_an_out_in_proc_is_refused_before_anything_runs():
     result = migbench("bisect", "quick", "--django", "5.2", "--out", "/proc/migbench-out")
     assert_refused_before_anything_ran(result, "--out /proc/migbench-out: cannot write there")
+
+
+@pytest.mark.parametrize("name", ["run", "bisect"])
+def test_an_out_of_another_seed_is_refused_before_planning(capsys, reached, tmp_path, records, name):
+    from support import make_record
+
+    from migbench.generator import resolve_scenario
+
+    quick = resolve_scenario("quick")
+    record = make_record(scenario={"name": "quick", "sha256": quick.sha256, "seed": 99, "source": "quick.toml"},
+                         project={"django_target": "5.2"})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / (record.cell().slug(1) + ".json")).write_text(record.to_json(), encoding="utf-8")
+    message = refusal(capsys, command(name, out, records))
+    assert "holds quick records generated with seed 99, this run uses seed" in message and not reached
