@@ -62,7 +62,8 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
     variant = variants.ensure(project, strategy.transform, env, on_note) if strategy.transform else None
     base = (baseline.ensure(project, env, engine, need_capture=True, on_note=on_note)
             if strategy.needs_capture else baseline.load(project, env, engine))
-    specs = strategy.steps(base.app_order if base else [], project_apps)
+    order = strategy.order(base, project, env, engine, on_note)
+    specs = strategy.steps(order.apps, project_apps)
     started_at = datetime.datetime.now(datetime.timezone.utc)
     workdir = Path(tempfile.mkdtemp(prefix="migbench-run-"))
     ctx = StepContext(
@@ -90,7 +91,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
             engine.drop(ctx.databases["main"])
         shutil.rmtree(workdir, ignore_errors=True)
     return build_record(planned, repeat, scenario, options, command, manifest, project, results, started_at,
-                        line, proof, dev, deploy, variant, engine)
+                        line, proof, dev, deploy, variant, engine, [order.note] if order.note else [])
 
 
 def _validate(strategy, ctx: StepContext, project: Path, env: Environment, project_apps: list[str],

@@ -26,8 +26,9 @@ from .options import RunOptions
 def build_record(planned: PlannedCell, repeat: int, scenario: Scenario, options: RunOptions,
             command: list[str], manifest: dict, project: Path, results: list[StepResult],
             started_at, line, proof: dict | None, dev: dict | None, deploy: dict | None,
-            variant, engine: Engine) -> RunRecord:
-    """One record for the run: the counted steps added up (wall summed, worst peak)."""
+            variant, engine: Engine, strategy_notes: list[str] = ()) -> RunRecord:
+    """One record for the run: the counted steps added up (wall summed, worst peak).
+    `strategy_notes`: what the strategy says about its steps (per-app: the order and its rule)."""
     cell, env = planned.cell, planned.env
     failure = next((r for r in results if not r.ok), None)
     counted = [r for r in results if r.role == MEASURED]
@@ -41,6 +42,7 @@ def build_record(planned: PlannedCell, repeat: int, scenario: Scenario, options:
     if worst.limiter.get("caps") == "virtual":
         notes.append("RLIMIT_AS caps virtual address space, not RSS: not comparable to a cgroup cap")
     notes.extend(engine.notes(line))
+    notes.extend(strategy_notes)
     if env.shim:
         notes.append("Django %s ran on Python %s through migbench's compatibility shim"
                       % (env.django_version, env.python_version))

@@ -5,6 +5,9 @@ A strategy owns everything that is particular to it, so the run's executor
 - `steps()`: the children it runs on the run's database, each a StepSpec
   (a manage.py command, or the floor's SQL replay) with a role that says what
   its time counts towards;
+- `order()`: the app order `steps()` gets, and the note the record keeps
+  about it (the baseline's plan order and no note, unless the strategy
+  refines it: per-app);
 - `transform`: the kind of transformation (bench/strategies/transforms/)
   applied to a copy of the project first, if any;
 - `needs_capture`: it needs the baseline's captured DDL or app order;
@@ -22,11 +25,20 @@ overrides `steps` or `deploy`), imported in bench/strategies/__init__.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from migbench.bench.measure.step import MEASURED, StepSpec
 from migbench.targets import DjangoLine
 
 MIGRATE = ("migrate", "--noinput")
+
+
+@dataclass(frozen=True)
+class AppOrder:
+    """The apps in the order `steps()` gets them, and what the record notes about it (the rule)."""
+
+    apps: list[str]
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,9 +60,16 @@ class Strategy:
                 self.name, self.min_django, line.line, self.requires)
         return None
 
+    def order(self, base, project: Path, env, engine, on_note=print) -> AppOrder:
+        """The app order for `steps()`: the baseline's (`base`, or None) plan order, no note.
+        A strategy that must refine it (per-app: what Django migrates first by itself) may
+        run children on `engine` with the environment `env` here, unmeasured."""
+        return AppOrder(list(base.app_order) if base is not None else [])
+
     def steps(self, app_order: list[str], project_apps: list[str]) -> list[StepSpec]:
-        """The steps on the run's database; `app_order` is every installed app with migrations,
-        in the order the full forward plan first reaches it (contrib apps included)."""
+        """The steps on the run's database; `app_order` is `order().apps`: by default every
+        installed app with migrations, in the order the full forward plan first reaches it
+        (contrib apps included)."""
         return [StepSpec("migrate", MEASURED, MIGRATE)]
 
     def deploy(self, ctx, engine, line: DjangoLine, project_apps: list[str], on_note=print) -> dict | None:

@@ -135,6 +135,11 @@ def app_order(ddl: Path) -> list[str]:
     return order
 
 
+def keep(path: Path, data) -> None:
+    """A JSON file of a strategy's own next to a baseline's (per-app's order), written atomically."""
+    _atomic_text(path, json.dumps(data, sort_keys=True, indent=1))
+
+
 def _write(where: Path, schema: Schema, ddl: Path | None, source: str, order: list[str]) -> None:
     """Each file written to a temporary name and renamed: readers never see half a file."""
     where.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,151 @@
+"""Every strategy on the old and the new Django lines, through the real matrix.
+
+The other strategy tests run on the default line only, which is how per-app's
+failure on Django 1.8 slipped through (issue 14: `migrate contenttypes` alone
+fails there in auth's post_migrate handler). Here a tiny project (2 apps of 2
+models, 2 migrations each, one cross-app dependency and one RunPython) goes
+through options, the matrix and the executor on each line with every strategy
+the line has, into a ResultStore; every record must be ok and valid, and
+per-app's must say the order it used and why.
+
+Each test gets a cache root of its own (the environments are shared through
+symlinks), so the baseline, per-app's order and the transformed variants are
+made by the test, every time, and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import replace
+
+import pytest
+from support import environment_or_skip
+
+from migbench.bench import strategies
+from migbench.bench.env import environments
+from migbench.bench.records import ResultStore
+from migbench.bench.run.executor import run_matrix
+from migbench.bench.run.matrix import plan_matrix
+from migbench.bench.run.options import resolve_options
+from migbench.bench.run.progress import Progress
+from migbench.bench.strategies.per_app import arrange
+from migbench.generator.scenario import resolve_scenario
+from migbench.targets import resolve_line
+
+pytestmark = pytest.mark.e2e
+
+STRATEGIES = ("all", "per-app", "backward", "squash", "squash-final", "zero", "optimize", "floor")
+CONTRIB = ("contenttypes", "auth")
+
+
+def tiny():
+    """quick, shrunk to what still has a cross-app dependency and a RunPython on every line
+    (the seed picks such a draw; _check_tiny says so if a generator change loses it)."""
+    scenario = resolve_scenario("quick")
+    params = scenario.generator
+    params = replace(params, seed=2024, apps=2, models_per_app=(2, 2),
+                     history=replace(params.history, migrations_per_app=(2, 2), data_rows=(1, 2)))
+    digest = hashlib.sha256((scenario.sha256 + repr(params)).encode()).hexdigest()
+    return replace(scenario, name="tiny-lines", generator=params, sha256=digest)
+
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    """A cache root for this test: its own projects, baselines and variants; the shared environments."""
+    real, root = environments.cache_root(), tmp_path / "cache"
+    root.mkdir()
+    for shared in ("envs", "locks", "tools"):
+        (real / shared).mkdir(parents=True, exist_ok=True)
+        (root / shared).symlink_to(real / shared, target_is_directory=True)
+    monkeypatch.setenv("MIGBENCH_CACHE", str(root))
+    return root
+
+
+@pytest.mark.parametrize("line, python", [("1.8", "2.7"), ("1.11", "2.7"), ("2.2", None), ("4.2", None),
+                                          ("6.0", None)])
+def test_every_strategy_is_ok_and_valid_on(line, python, own_cache, tmp_path):
+    environment_or_skip(line, python)
+    target = resolve_line(line)
+    names = [name for name in STRATEGIES if strategies.get(name).unsupported(target) is None]
+    assert ("optimize" in names) == target.at_least("4.1")
+    scenario = tiny()
+    options = resolve_options({"django": line, "python": python, "strategy": ",".join(names),
+                               "dev_loop": "off"}, {}, "test")
+    matrix = plan_matrix(scenario, options, on_note=lambda _: None)
+    _check_tiny(matrix.project)
+    store = ResultStore(tmp_path / "out")
+    with open(os.devnull, "w") as quiet:
+        run_matrix(scenario, options, matrix, store, ["test"], Progress(quiet))
+    records = {record.strategy: record for record in store.records()}
+    assert sorted(records) == sorted(names)
+
+    for name, record in records.items():
+        assert record.django_version.startswith(line + "."), record.django_version
+        assert record.outcome == "ok", (name, record.outcome_reason, record.error)
+        proof = record.validation
+        assert proof["ok"] and proof["difference_count"] == 0, (name, proof)
+        # `all` runs first on a fresh cache: its schema becomes the baseline the others must equal
+        expected = {"backward": "emptied", "all": "became the baseline"}.get(name, "identical")
+        assert proof["schema"] == expected, (name, proof["schema"])
+        if name != "backward":
+            assert proof["rows"].startswith("ok:"), (name, proof["rows"])
+        assert record.problems() == [], (name, record.problems())
+    assert len({records[n].validation["fingerprint"] for n in names if n != "backward"}) == 1
+
+    _check_per_app_order(records["per-app"], matrix.project, target)
+
+
+def _check_per_app_order(record, project, target):
+    """The steps follow the rule, and the record's note says the order and the rule."""
+    migrated = [step["command"][1] for step in record.steps]
+    project_apps = [app for app in migrated if app not in CONTRIB]
+    assert sorted(project_apps) == sorted(_project_apps(project))
+    (note,) = [n for n in record.notes if n.startswith("per-app order: ")]
+    assert note.startswith("per-app order: %s. Rule: the full plan's order" % ", ".join(migrated)), note
+    if target.at_least("1.10"):
+        # post_migrate handlers see the migrated state: contenttypes migrates by itself
+        assert migrated[:2] == ["contenttypes", "auth"], migrated
+        assert "first app, contenttypes, migrates by itself" in note, note
+    else:
+        # auth's create_permissions queries auth_permission after every migrate: auth goes first,
+        # and its step applies contenttypes' migrations, which it depends on
+        assert migrated[:2] == ["auth", "contenttypes"], migrated
+        assert "migrate contenttypes alone fails: " in note and "auth_permission" in note, note
+        assert "migrate auth also applies contenttypes" in note, note
+        applied = [e["migration"] for e in record.events
+                   if e["event"] == "apply_success" and e["step"] == "migrate auth"]
+        assert applied and applied[0].startswith("contenttypes."), applied
+
+
+def _project_apps(project):
+    return json.loads((project / "migbench.json").read_text(encoding="utf-8"))["apps"]
+
+
+def _check_tiny(project):
+    """What the tiny project must still exercise: a cross-app dependency and a RunPython."""
+    apps = _project_apps(project)
+    assert len(apps) == 2
+    cross = run_python = False
+    for path in sorted(project.glob("apps/*/migrations/0*.py")):
+        text, app = path.read_text(encoding="utf-8"), path.parent.parent.name
+        cross |= any(dep in apps and dep != app for dep in re.findall(r"\('(\w+)', '\d{4}_", text))
+        run_python |= "RunPython(" in text
+    assert cross and run_python, "the tiny project lost its cross-app dependency or its RunPython"
+
+
+def test_the_order_rule_without_running_django():
+    """What per-app does with what the tries found (the e2e tests above get it from Django)."""
+    plan = ["contenttypes", "auth", "shop", "blog"]
+    moved = arrange(plan, {"first": "auth", "fails": {"contenttypes": "OperationalError: no such table: "
+                                                                      "auth_permission"},
+                           "carries": ["contenttypes"]})
+    assert moved.apps == ["auth", "contenttypes", "shop", "blog"]
+    assert "migrate contenttypes alone fails: OperationalError: no such table: auth_permission" in moved.note
+    assert arrange(plan, {"first": "contenttypes", "fails": {}, "carries": []}).apps == plan
+    kept = arrange(plan, {"first": None, "fails": {app: "boom" for app in plan}, "carries": []})
+    assert kept.apps == plan and "no app migrates by itself" in kept.note
+    assert [s.args for s in strategies.get("per-app").steps(moved.apps, ["shop", "blog"])][0] == (
+        "migrate", "auth", "--noinput")
