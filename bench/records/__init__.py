@@ -10,7 +10,8 @@ naming the file and the problem.
 
 - record.py: RunRecord, Cell, SCHEMA (the version written), NEEDS_MORE;
 - formats.py: format history, LOADERS {version: loader}, record_from_dict;
-- store.py: load_record, ResultStore;
+- contract.py: the field types a loader checks (a damaged record is one error naming the field);
+- store.py: read_json, load_record, ResultStore;
 - events.py: the worker's events read back, as phases and the crash point.
 
 Side effects: only ResultStore writes files (one per run, in its directory),
@@ -21,7 +22,7 @@ package touches no file.
 
 from .formats import LOADERS, UnreadableVersion, record_from_dict
 from .record import NEEDS_MORE, SCHEMA, Cell, RunRecord
-from .store import ResultStore, load_record
+from .store import ResultStore, load_record, read_json
 
 __all__ = ["Cell", "LOADERS", "NEEDS_MORE", "ResultStore", "RunRecord", "SCHEMA", "UnreadableVersion",
-           "load_record", "record_from_dict"]
+           "load_record", "read_json", "record_from_dict"]

@@ -74,6 +74,8 @@ from typing import Callable
 
 from migbench.errors import MigbenchError
 
+from . import contract
+from .contract import ANY, BOOL, COUNT, INT, NUMBER, SECONDS, STR, ListOf, MapOf, Obj, nullable
 from .record import SCHEMA, RunRecord
 
 FAMILY = SCHEMA.split("/")[0] + "/"  # "migbench.run/": every run record version starts so
@@ -121,12 +123,81 @@ V1_ADDED = (
 )
 
 
+# The type of every v1 field (docs/records.md, "Fields"), checked when a record is loaded
+# (contract.py says how). Inside objects: the keys readers use (report, compare, the
+# summary of `migbench run`), by type when present; required only where readers have
+# always relied on them. Other keys pass through unchecked, as written.
+# Event times and phases come from the worker's wall clock (time.time(), minus the spawn
+# time): a clock step may make them negative, so they are any finite number.
+_PHASES = MapOf(nullable(NUMBER))
+_STEP_KEYS = {
+    "name": STR, "role": STR, "command": ListOf(STR), "outcome": STR, "outcome_reason": STR,
+    "exit_code": nullable(INT), "signal": nullable(STR), "wall_s": SECONDS, "cpu_user_s": SECONDS,
+    "cpu_sys_s": SECONDS, "peak_rss_bytes": COUNT, "limit_peak_bytes": nullable(COUNT),
+    "oom_kills": nullable(COUNT), "phases": _PHASES, "failed_during": nullable(STR),
+    "last_migration": nullable(STR), "verdict": nullable(STR), "stdout_tail": STR, "stderr_tail": STR,
+}
+_STEP = Obj(_STEP_KEYS)
+_DEV_STEP = Obj(_STEP_KEYS, required=("wall_s", "peak_rss_bytes"))  # tables.py reads both by key
+V1_TYPES = {
+    "schema": STR,
+    "run_id": STR,
+    "repeat": COUNT,
+    "outcome": STR,
+    "outcome_reason": STR,
+    "exit_code": nullable(INT),
+    "signal": nullable(STR),
+    "wall_s": SECONDS,
+    "cpu_user_s": SECONDS,
+    "cpu_sys_s": SECONDS,
+    "peak_rss_bytes": COUNT,
+    "peak_rss_detail": Obj(),
+    "limit_peak_bytes": nullable(COUNT),
+    "memory_limit_bytes": nullable(COUNT),
+    "limiter": Obj({"name": STR, "caps": STR}),
+    "strategy": STR,
+    "django_version": STR,
+    "python_version": STR,
+    "shim": BOOL,
+    "database": Obj({"engine": STR}, required=("engine",)),
+    "scenario": Obj({"name": STR, "sha256": STR, "vary": MapOf(COUNT)}, required=("name", "sha256")),
+    "project": Obj({"apps": COUNT, "models": COUNT, "fields": COUNT, "migrations": COUNT}),
+    "phases": _PHASES,
+    "failed_during": nullable(STR),
+    "last_migration": nullable(STR),
+    "events": ListOf(Obj({"event": STR, "t": NUMBER, "rss": nullable(COUNT), "step": STR,
+                          "migration": STR}, required=("event", "t"))),
+    "samples": Obj({"interval_s": SECONDS, "t": ListOf(SECONDS), "rss": ListOf(COUNT)}),
+    "error": nullable(Obj({"stderr_tail": STR, "stdout_tail": STR, "step": STR})),
+    "command": Obj({"migbench": ListOf(STR), "child": ListOf(STR)}),
+    "host": Obj({"hostname": STR, "cpu_count": nullable(COUNT), "ram_bytes": nullable(COUNT),
+                 "load_1m": nullable(NUMBER)}),
+    "started_at": STR,
+    "migbench_version": STR,
+    # added within v1 (V1_ADDED): checked when present
+    "notes": ListOf(STR),
+    "migbench_commit": STR,
+    "steps": ListOf(_STEP),
+    "validation": nullable(Obj({
+        "ok": BOOL, "schema": STR, "difference_count": COUNT, "rows": nullable(STR),
+        "differences": ListOf(Obj({"object": STR, "kind": STR, "detail": ANY}, required=("object", "kind")))})),
+    "transform": nullable(Obj({"kind": STR, "wall_s": SECONDS,
+                               "apps": ListOf(Obj({"app": STR, "status": STR}, required=("app",)))})),
+    "dev_loop": nullable(MapOf(_DEV_STEP)),
+    "deploy": nullable(Obj({"ok": BOOL, "verdict": nullable(STR), "steps": ListOf(_STEP)})),
+}
+
+
 def _load_v1(data: dict, source: str) -> RunRecord:
     """A migbench.run/1 dict of any stage (history above) as a current RunRecord."""
     missing = [name for name in V1_FIELDS if name not in data]
     if missing:
         raise MigbenchError("%s: result record lacks %s; it was truncated or edited by hand"
                             % (source, ", ".join(missing)))
+    found = contract.problems(data, V1_TYPES)
+    if found:
+        raise MigbenchError("%s: result record %s; it was damaged or edited by hand (restore it, or move it "
+                            "aside and run its cell again)" % (source, contract.summary(found)))
     values = {name: data[name] for name in V1_FIELDS}
     for added in V1_ADDED:
         values[added.field] = data[added.field] if added.field in data else added.default()

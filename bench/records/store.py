@@ -22,17 +22,33 @@ from .record import Cell, RunRecord
 def load_record(path: Path) -> RunRecord:
     """The record in `path`, or one MigbenchError naming the file and the problem."""
     path = Path(path)
+    return record_from_dict(read_json(path), str(path))
+
+
+def read_json(path: Path) -> object:
+    """The parsed JSON of a record file, or one MigbenchError naming the file and the problem.
+
+    Whatever the bytes: not UTF-8, nested past the parser's recursion limit,
+    empty or malformed, each is one line naming the file, never a traceback.
+    """
+    path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as error:
-        raise MigbenchError("%s: cannot read result record (%s)" % (path, error.strerror)) from None
+        raise MigbenchError("%s: cannot read result record (%s)" % (path, error.strerror or error)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MigbenchError("%s: not UTF-8 text (byte 0x%02x at offset %d); not a result record, which is "
+                            "UTF-8 JSON" % (path, raw[error.start], error.start)) from None
     if not text.strip():
         raise MigbenchError("%s: empty file, not a result record" % path)
     try:
-        data = json.loads(text)
+        return json.loads(text)
+    except RecursionError:
+        raise MigbenchError("%s: JSON nested too deeply to parse; not a result record" % path) from None
     except ValueError as error:
         raise MigbenchError("%s: malformed JSON (%s); not a result record" % (path, error)) from None
-    return record_from_dict(data, str(path))
 
 
 class ResultStore:
@@ -82,7 +98,22 @@ class ResultStore:
         return final
 
     def records(self) -> list[RunRecord]:
+        """Every record; the first file that does not load raises its MigbenchError."""
         return [load_record(p) for p in sorted(self.root.glob("*.json"))]
+
+    def readable(self) -> tuple[list[RunRecord], list[MigbenchError]]:
+        """Every record that loads, and the error (naming the file) of each one that does not.
+
+        For readers that must go on past a damaged file, e.g. the summary at the
+        end of `migbench run`, whose fresh records were just written whole.
+        """
+        records, errors = [], []
+        for path in sorted(self.root.glob("*.json")):
+            try:
+                records.append(load_record(path))
+            except MigbenchError as error:
+                errors.append(error)
+        return records, errors
 
     @staticmethod
     def _unreadable(path: Path) -> bool:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+import time
 from dataclasses import fields, replace
+from pathlib import Path
 
 import pytest
 
 from migbench.bench.records import (LOADERS, SCHEMA, ResultStore, RunRecord, UnreadableVersion,
                                     events as timeline, load_record, record_from_dict)
-from migbench.bench.records.formats import FAMILY, V1_ADDED, V1_FIELDS
+from migbench.bench.records.formats import FAMILY, V1_ADDED, V1_FIELDS, V1_TYPES
 from migbench.errors import MigbenchError
 
 # The documented contract (docs/records.md): readers may rely on these keys.
@@ -119,7 +123,8 @@ def test_record_round_trips_through_its_file(tmp_path):
     record = make_record(notes=["rlimit caps virtual memory"], migbench_commit="abc1234+dirty",
                          steps=[{"name": "migrate", "role": "measured"}], validation={"ok": True},
                          transform={"kind": "squash"},
-                         dev_loop={"migrate --plan": {"verdict": "nothing to do"}},
+                         dev_loop={"migrate --plan": {"verdict": "nothing to do", "wall_s": 0.4,
+                                                      "peak_rss_bytes": 2**20}},
                          deploy={"ok": True, "verdict": "nothing to do"})
     path = tmp_path / "r.json"
     path.write_text(record.to_json())
@@ -227,6 +232,154 @@ def test_a_newer_version_is_never_redone_nor_set_aside(tmp_path):
     with pytest.raises(MigbenchError, match="never overwritten"):
         store.write(record)
     assert path.read_text() == before and not path.with_suffix(".json.broken").exists()
+
+
+# -- field types (bench/records/contract.py, docs/records.md) -----------------------------------
+
+FIX = "; it was damaged or edited by hand (restore it, or move it aside and run its cell again)"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def damaged(path, **fields) -> str:
+    """make_record()'s file with `fields` replaced (a callable edits the parsed dict); its path."""
+    data = record_dict()
+    for name, value in fields.items():
+        if callable(value):
+            value(data)
+        else:
+            data[name] = value
+    path.write_text(json.dumps(data))  # allow_nan: NaN and Infinity as Python's json writes them
+    return str(path)
+
+
+@pytest.mark.parametrize("fields, problem", [
+    (dict(wall_s=None), "field wall_s is null, expected a number >= 0"),
+    (dict(peak_rss_bytes="abc"), "field peak_rss_bytes is the string 'abc', expected an integer >= 0"),
+    (dict(wall_s=math.nan), "field wall_s is NaN, expected a number >= 0"),
+    (dict(cpu_user_s=math.inf), "field cpu_user_s is infinite, expected a number >= 0"),
+    (dict(cpu_sys_s=-1.0), "field cpu_sys_s is -1.0, expected a number >= 0"),
+    (dict(peak_rss_bytes=1.5), "field peak_rss_bytes is 1.5, expected an integer >= 0"),
+    (dict(peak_rss_bytes=10**30), "field peak_rss_bytes is an integer of 100 bits, expected an integer >= 0"),
+    (dict(repeat=True), "field repeat is true, expected an integer >= 0"),
+    (dict(exit_code="0"), "field exit_code is the string '0', expected an integer or null"),
+    (dict(memory_limit_bytes=-5), "field memory_limit_bytes is -5, expected an integer >= 0 or null"),
+    (dict(shim="no"), "field shim is the string 'no', expected true or false"),
+    (dict(outcome=["ok"]), "field outcome is an array, expected a string"),
+    (dict(events={}), "field events is an object, expected an array"),
+    (dict(notes=[{"x": 1}]), "field notes[0] is an object, expected a string"),
+    (dict(scenario=lambda d: d["scenario"].pop("sha256")), "field scenario.sha256 is missing, expected a string"),
+    (dict(database={"engine": None}), "field database.engine is null, expected a string"),
+    (dict(project=lambda d: d["project"].update(models="16")),
+     "field project.models is the string '16', expected an integer >= 0"),
+    (dict(samples={"interval_s": 0.02, "t": [0.0, 0.02], "rss": [1, "x"]}),
+     "field samples.rss[1] is the string 'x', expected an integer >= 0"),
+    (dict(events=[{"event": "start", "rss": 1}]), "field events[0].t is missing, expected a number"),
+    (dict(phases={"rendering": "slow"}), "field phases.rendering is the string 'slow', expected a number or null"),
+    (dict(dev_loop={"test database": {"wall_s": None, "peak_rss_bytes": 1}}),
+     'field dev_loop["test database"].wall_s is null, expected a number >= 0'),
+    (dict(validation={"ok": False, "difference_count": 1, "differences": [{"kind": "missing"}]}),
+     "field validation.differences[0].object is missing, expected a string"),
+    (dict(host={"hostname": ["h"]}), "field host.hostname is an array, expected a string"),
+])
+def test_a_field_of_the_wrong_type_is_one_line_naming_the_file_and_field(tmp_path, fields, problem):
+    path = damaged(tmp_path / "r.json", **fields)
+    with pytest.raises(MigbenchError) as info:
+        load_record(path)
+    assert str(info.value) == "%s: result record %s%s" % (path, problem, FIX)
+
+
+def test_several_wrong_fields_are_named_up_to_three(tmp_path):
+    path = damaged(tmp_path / "r.json", wall_s=None, cpu_user_s=None, cpu_sys_s=None, peak_rss_bytes=None,
+                   run_id=None)
+    with pytest.raises(MigbenchError) as info:
+        load_record(path)
+    message = str(info.value)
+    assert message.count("; field ") == 2 and message.endswith("(and more)" + FIX), message
+    assert message.startswith(path + ": result record field run_id is null, expected a string; ")
+
+
+def test_a_huge_list_of_samples_is_checked_quickly(tmp_path):
+    n = 90_000  # a 30-minute run at 20 ms
+    path = damaged(tmp_path / "r.json", samples={"interval_s": 0.02, "t": [i * 0.02 for i in range(n)],
+                                                  "rss": [2**20 + i for i in range(n)]})
+    started = time.perf_counter()
+    assert len(load_record(path).samples["t"]) == n
+    assert time.perf_counter() - started < 2.0
+
+
+def test_keys_inside_objects_not_in_the_contract_pass_through(tmp_path):
+    path = damaged(tmp_path / "r.json", limiter={"name": "rlimit", "reading": {"odd": math.nan, "x": [None]}},
+                   project={"apps": 4, "path": None}, host={"hostname": "h", "load_1m": None})
+    record = load_record(path)
+    assert math.isnan(record.limiter["reading"]["odd"]) and record.project["path"] is None
+
+
+def test_bytes_that_are_not_utf8_are_one_line(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_bytes(make_record().to_json().encode()[:40] + b"\xff\xfe" + b"rest")
+    with pytest.raises(MigbenchError) as info:
+        load_record(path)
+    assert str(info.value) == ("%s: not UTF-8 text (byte 0xff at offset 40); not a result record, which is "
+                               "UTF-8 JSON" % path)
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000,
+                                  '{"schema": "migbench.run/1", "run_id": ' + "[" * 100_000])
+def test_json_nested_100000_deep_is_one_line(tmp_path, text):
+    path = tmp_path / "r.json"
+    path.write_text(text)
+    with pytest.raises(MigbenchError) as info:
+        load_record(path)
+    assert str(info.value) == "%s: JSON nested too deeply to parse; not a result record" % path
+
+
+def test_a_damaged_record_is_not_done_and_is_set_aside_when_its_cell_runs_again(tmp_path):
+    store = ResultStore(tmp_path)
+    record = make_record()
+    path = store.path_for(record.cell(), 1)
+    damaged(path, wall_s=None)
+    before = path.read_bytes()
+    assert not store.done(record.cell(), 1)
+    store.write(record)
+    assert load_record(path) == record
+    assert path.with_suffix(".json.broken").read_bytes() == before, "kept aside, byte for byte"
+
+
+def test_readable_names_what_does_not_load_and_keeps_the_rest(tmp_path):
+    store = ResultStore(tmp_path)
+    store.write(make_record())
+    bad = damaged(tmp_path / "zz.json", peak_rss_bytes="abc")
+    (tmp_path / "torn.json").write_text('{"schema": "migbench.run/1", "outc')
+    records, errors = store.readable()
+    assert records == [make_record()]
+    assert [str(e).split(": ")[0] for e in errors] == [str(tmp_path / "torn.json"), bad]
+    with pytest.raises(MigbenchError, match="torn.json: malformed JSON"):
+        store.records()
+
+
+def test_every_documented_field_has_its_documented_type():
+    """docs/records.md's Fields table and V1_TYPES say the same type for every top-level field."""
+    documented = {}
+    for line in (REPO / "docs" / "records.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].startswith("`"):
+            for name in re.findall(r"`([a-z0-9_]+)`", cells[0]):
+                documented[name] = cells[1]
+    assert set(V1_TYPES) == CONTRACT
+    assert {name: kind.doc for name, kind in V1_TYPES.items()} == {name: documented.get(name) for name in V1_TYPES}
+
+
+def test_every_stored_record_passes_the_type_check():
+    """The records in results/ and tests/data/results/ (real runs of every stage) all load."""
+    paths = [p for root in ("results", "tests/data/results") for p in sorted((REPO / root).rglob("*.json"))
+             if "--bisect-" not in p.name and "/report/" not in p.as_posix()]
+    loaded = 0
+    for path in paths:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and str(data.get("schema", "")).startswith(FAMILY):
+            load_record(path)
+            loaded += 1
+    assert loaded >= 142
 
 
 # -- timeline -----------------------------------------------------------------------------------
