@@ -5,7 +5,11 @@ A report or a comparison may mix records from several machines and several
 (searched recursively) and merges them. It is strict where a mistake would
 silently change a figure, and lenient only where a file plainly is not a run:
 - a named path that does not exist, a directory with no record in it, an
-  empty file, malformed JSON or a truncated record: one error naming the file;
+  empty file, bytes that are not UTF-8, malformed or too deeply nested JSON, a
+  truncated record, or a damaged one (a field of the wrong type, NaN or
+  Infinity: bench/records/contract.py): one error naming the file, whether it
+  was named or found in a directory, since leaving it out would silently
+  change a figure;
 - other JSON files under a directory (the generation and overhead benchmarks
   in results/ are JSON too) are skipped and counted, never parsed as runs;
 - the same run reached twice (a directory and a file inside it) counts once.
@@ -13,12 +17,11 @@ silently change a figure, and lenient only where a file plainly is not a run:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from migbench.bench.records import SCHEMA, RunRecord, load_record, record_from_dict
+from migbench.bench.records import SCHEMA, RunRecord, load_record, read_json, record_from_dict
 from migbench.errors import MigbenchError
 
 _RUN_SCHEMA_FAMILY = SCHEMA.split("/")[0] + "/"  # "migbench.run/"
@@ -65,24 +68,13 @@ def _load_directory(root: Path, result: ResultSet) -> int:
     for path in sorted(root.rglob("*.json")):
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue  # a store's temporary file, or a hidden tool directory
-        data = _parsed(path)
-        if data is None:
-            _add(load_record(path), path, result)  # unreadable: load_record names the problem
-        elif not _is_run(data):
+        data = read_json(path)  # unreadable, not UTF-8, too deep, malformed: one error naming the file
+        if not _is_run(data):
             result.skipped.append(path)
             continue
-        else:
-            _add(record_from_dict(data, str(path)), path, result)
+        _add(record_from_dict(data, str(path)), path, result)  # a damaged record: one error naming it
         found += 1
     return found
-
-
-def _parsed(path: Path) -> object | None:
-    """The file's JSON, or None when it cannot be read or parsed (records are large: parse once)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _is_run(data: object) -> bool:

@@ -2,7 +2,8 @@
 
 Built from stored records (never from the run's memory), so a resumed matrix
 shows the cells of earlier invocations too; the rows are the same as the
-report's (bench/report/tables.py).
+report's (bench/report/tables.py). A record file that does not load is named
+and left out: the summary of the run just measured always prints.
 """
 
 from __future__ import annotations
@@ -14,14 +15,22 @@ from migbench.bench.records import Cell, ResultStore, RunRecord
 from .tables import cell_table, problem_lines, render_text, strategy_tables
 
 
-def records_by_cell(store: ResultStore, cells: list[Cell]) -> dict[Cell, list[RunRecord]]:
-    """The stored records of `cells`, read once for every table below."""
+def records_by_cell(store: ResultStore, cells: list[Cell]) -> tuple[dict[Cell, list[RunRecord]], list[str]]:
+    """The stored records of `cells`, read once for every table below, and one line per file left out.
+
+    A file in the store that does not load (damaged, edited by hand, of a newer
+    format) is named and left out, and the summary goes on: the run just
+    measured is never lost to an older file. It cannot be one of this matrix's
+    runs: those were written whole, and a damaged file under one of their
+    names was set aside as *.json.broken before its cell ran again.
+    """
     wanted = set(cells)
     by_cell: dict[Cell, list[RunRecord]] = defaultdict(list)
-    for record in store.records():
+    records, errors = store.readable()
+    for record in records:
         if record.cell() in wanted:
             by_cell[record.cell()].append(record)
-    return by_cell
+    return by_cell, ["left out of the summary: %s" % error for error in errors]
 
 
 def summary_lines(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell]) -> list[str]:
