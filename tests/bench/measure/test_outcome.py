@@ -109,6 +109,79 @@ def test_rules(observed, expected):
     assert classify(**observed).name == expected
 
 
+def test_a_cap_too_small_to_start_python_says_so(tmp_path):
+    """Under a 4M RLIMIT_AS the dynamic loader cannot map the interpreter's libraries (exit 127):
+    the cap refused memory, so it is a memory error, and the reason says the cap was too small."""
+    outcome, child, _ = observe(tmp_path, "pass", limiters.choose("rlimit", 4 * 2**20))
+    assert child.exit_code != 0
+    assert outcome.name == "memory-error"
+    assert outcome.reason.startswith("the cap of 4M is too small to start Python: "), outcome.reason
+
+
+# What real children printed under tiny RLIMIT_AS caps (`migbench run quick --limiter rlimit
+# --memory 4M..40M`, Django 5.2 on Python 3.11 and 1.8 on 2.7), and the reason each now gets.
+LOADER = ("/root/.cache/migbench/envs/py3.11.7-django5.2.19/bin/python: error while loading shared libraries: "
+          "libc.so.6: failed to map segment from shared object")
+FATAL = ("Traceback (most recent call last):\n  File \"<frozen importlib._bootstrap>\", line 1363, in "
+         "_install_external_importers\nMemoryError\nFatal Python error: init_importlib_external: external "
+         "importer setup failed\nPython runtime state: core initialized\n\nCurrent thread 0x7f (most recent "
+         "call first):\n  <no Python frame>")
+MAPPING = ("Traceback (most recent call last):\n  File \"django/utils/http.py\", line 4, in <module>\n    import "
+           "unicodedata\nImportError: /lib/python3.11/lib-dynload/unicodedata.so: failed to map segment from "
+           "shared object")
+ENOMEM = ("Traceback (most recent call last):\n  File \"<frozen importlib._bootstrap_external>\", line 1659, in "
+          "_fill_cache\nOSError: [Errno 12] Cannot allocate memory: '/site-packages/django/urls'")
+TRACEBACK = "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\nMemoryError"
+
+
+@pytest.mark.parametrize("exit_code, stderr, expected, reason", [
+    (127, LOADER, "memory-error", "the cap of 8M is too small to start Python: error while loading shared "
+                                  "libraries: libc.so.6: failed to map segment from shared object"),
+    (1, FATAL, "memory-error", "the cap of 8M is too small to start Python: Fatal Python error: "
+                               "init_importlib_external: external importer setup failed (MemoryError)"),
+    (1, "no mem to add parser accelerators", "memory-error",
+     "the cap of 8M is too small to start Python: no mem to add parser accelerators"),
+    (1, "MemoryError", "memory-error", "the cap of 8M is too small to start Python: MemoryError while the "
+                                       "interpreter started"),
+    (1, MAPPING, "memory-error", "the cap of 8M is too small: ImportError: /lib/python3.11/lib-dynload/"
+                                 "unicodedata.so: failed to map segment from shared object"),
+    (1, ENOMEM, "memory-error", "the cap of 8M is too small: OSError: [Errno 12] Cannot allocate memory: "
+                                "'/site-packages/django/urls'"),
+    (MEMORY_ERROR_EXIT, TRACEBACK, "memory-error", "Python raised MemoryError: the cap of 8M is too small"),
+    # no evidence that memory was refused: the cap is not blamed
+    (1, "Traceback...\nImportError: cannot import name 'md5' from 'hashlib'", "error",
+     "exit status 1: ImportError: cannot import name 'md5' from 'hashlib'"),
+    (127, "python: error while loading shared libraries: libfoo.so: cannot open shared object file", "error",
+     "exit status 127: python: error while loading shared libraries: libfoo.so: cannot open shared object file"),
+    (1, "Fatal Python error: Cannot recover from MemoryErrors while normalizing exceptions.\nMemoryError",
+     "memory-error", "Python raised MemoryError: the cap of 8M is too small"),
+])
+def test_a_tiny_cap_is_named_in_the_reason(exit_code, stderr, expected, reason):
+    outcome = classify(exit_code=exit_code, signal_number=None, timed_out=False, oom_kills=None,
+                       stderr_tail=stderr, limit_bytes=8 * 2**20, peak_bytes=7 * 2**20)
+    assert (outcome.name, outcome.reason) == (expected, reason)
+
+
+@pytest.mark.parametrize("stderr", [LOADER, MAPPING, ENOMEM, "no mem to add parser accelerators"])
+def test_memory_refused_without_a_cap_is_not_blamed_on_one(stderr):
+    outcome = classify(exit_code=1, signal_number=None, timed_out=False, oom_kills=None, stderr_tail=stderr)
+    assert outcome.name == "error" and "cap" not in outcome.reason
+
+
+def test_without_a_cap_memory_error_reasons_are_unchanged():
+    for stderr in ("MemoryError", FATAL, TRACEBACK):
+        outcome = classify(exit_code=1, signal_number=None, timed_out=False, oom_kills=None, stderr_tail=stderr)
+        assert (outcome.name, outcome.reason) == ("memory-error", "Python raised MemoryError")
+
+
+def test_a_segfault_under_a_cap_names_the_cap():
+    outcome = classify(exit_code=None, signal_number=signal.SIGSEGV, timed_out=False, oom_kills=None,
+                       stderr_tail="", limit_bytes=8 * 2**20)
+    assert (outcome.name, outcome.reason) == ("segfault", "killed by SIGSEGV under the cap of 8M")
+    assert classify(exit_code=None, signal_number=signal.SIGSEGV, timed_out=False, oom_kills=None,
+                    stderr_tail="").reason == "killed by SIGSEGV"
+
+
 def test_a_big_parent_does_not_inflate_the_childs_peak(tmp_path):
     """The kernel carries the pre-exec high-water mark across exec: a child forked
     from a 300 MB parent reports ru_maxrss >= 300 MB. The record must not."""
