@@ -5,6 +5,7 @@ Pure records written with ResultStore into tmp_path: no Django runs.
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -265,6 +266,42 @@ def test_bad_file_inside_a_directory_is_named(tmp_path, capsys):
     assert main(["compare", str(directory), str(directory)]) == 2
     err = capsys.readouterr().err
     assert "torn.json: malformed JSON" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("side", ["baseline", "candidate"])
+@pytest.mark.parametrize("in_directory", [False, True], ids=["named", "in a directory"])
+@pytest.mark.parametrize("fields, words", [
+    (dict(wall_s=None), "result record field wall_s is null, expected a number >= 0"),
+    (dict(peak_rss_bytes="abc"), "result record field peak_rss_bytes is the string 'abc', expected an integer"),
+    (dict(wall_s=math.nan), "result record field wall_s is NaN"),
+    (dict(peak_rss_bytes=math.inf), "result record field peak_rss_bytes is infinite"),
+])
+def test_a_damaged_record_is_one_line_naming_the_side_and_file(tmp_path, capsys, side, in_directory, fields, words):
+    good = store(tmp_path / "good", runs([10, 11]))
+    bad_dir = tmp_path / "bad"
+    store(bad_dir, runs([10]))
+    data = json.loads(make_record(run_id="damaged", repeat=7).to_json())
+    data.update(fields)
+    bad = bad_dir / "damaged.json"
+    bad.write_text(json.dumps(data))
+    before = bad.read_bytes()
+    damaged = str(bad_dir if in_directory else bad)
+    assert main(["compare", *([good, damaged] if side == "candidate" else [damaged, good])]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.splitlines()) == 1, captured.err
+    assert captured.err.startswith("migbench: error: %s: %s: %s" % (side, bad, words)), captured.err
+    assert bad.read_bytes() == before
+
+
+def test_non_utf8_and_deep_json_are_one_line(tmp_path, capsys):
+    good = store(tmp_path / "good", runs([10]))
+    for name, content, words in (("latin.json", b'{"schema": "migbench.run/1", "run_id": "\xe9"}', "not UTF-8 text"),
+                                 ("deep.json", b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply")):
+        path = tmp_path / name
+        path.write_bytes(content)
+        assert main(["compare", good, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("migbench: error: candidate: %s: %s" % (path, words)) and err.count("\n") == 1
 
 
 def test_nothing_in_common_is_an_error(tmp_path, capsys):

@@ -2,13 +2,15 @@
 
 Every chart written and non-empty, the HTML parsed with its images present,
 the Markdown's images on disk, tables from stored figures, and one clean
-error line for missing, empty or malformed result files.
+error line for missing, empty, malformed or damaged result files (the end of
+`migbench run` names a damaged file and goes on).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import shutil
 from html.parser import HTMLParser
 
@@ -19,7 +21,9 @@ from migbench.bench.records import ResultStore
 from migbench.bench.report.load import load_results
 from migbench.bench.report.tables import (cell_table, group_by_cell, provenance_table, render_text,
                                           strategy_tables)
+from migbench.bench.report.terminal import records_by_cell, summary_lines
 from migbench.cli import main
+from migbench.commands.common import report_after_run
 from migbench.errors import MigbenchError
 
 pytestmark = pytest.mark.xdist_group("test_report")
@@ -163,6 +167,64 @@ def test_a_torn_record_inside_a_directory_is_reported_not_skipped(tmp_path):
     (tmp_path / "x.json").write_text('{"schema": "migbench.run/1", "run_id": "x", "outc')
     with pytest.raises(MigbenchError, match="x.json: malformed JSON"):
         load_results([tmp_path])
+
+
+def damaged_record(**fields) -> bytes:
+    """make_record()'s file with `fields` replaced, written the way Python's json writes NaN."""
+    data = json.loads(make_record().to_json())
+    data.update(fields)
+    return json.dumps(data).encode()
+
+
+DAMAGED = [
+    ("null", damaged_record(wall_s=None), "result record field wall_s is null, expected a number >= 0; it was "
+                                          "damaged or edited by hand (restore it, or move it aside and run its "
+                                          "cell again)"),
+    ("string", damaged_record(peak_rss_bytes="abc"),
+     "result record field peak_rss_bytes is the string 'abc', expected an integer >= 0"),
+    ("NaN", damaged_record(wall_s=math.nan), "result record field wall_s is NaN, expected a number >= 0"),
+    ("Infinity", damaged_record(cpu_user_s=math.inf), "field cpu_user_s is infinite"),
+    ("1e999", damaged_record(wall_s=1.5).replace(b'"wall_s": 1.5', b'"wall_s": 1e999'), "field wall_s is infinite"),
+    ("not UTF-8", make_record().to_json().encode()[:30] + b"\xff" + make_record().to_json().encode()[30:],
+     "not UTF-8 text (byte 0xff at offset 30); not a result record"),
+    ("nested", b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply to parse; not a result record"),
+]
+
+
+@pytest.mark.parametrize("in_directory", [False, True], ids=["named", "in a directory"])
+@pytest.mark.parametrize("content, message", [d[1:] for d in DAMAGED], ids=[d[0] for d in DAMAGED])
+def test_a_damaged_record_is_refused_in_one_line_naming_it(tmp_path, capsys, content, message, in_directory):
+    results = tmp_path / "results"
+    ResultStore(results).write(make_record(run_id="intact"))
+    bad = results / "bad.json"
+    bad.write_bytes(content)
+    before = {p: p.read_bytes() for p in results.iterdir()}
+    assert main(["report", str(results if in_directory else bad), "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("migbench: error: %s: " % bad)
+    assert message in captured.err and len(captured.err.splitlines()) == 1, captured.err
+    assert not (tmp_path / "out").exists(), "nothing written"
+    assert {p: p.read_bytes() for p in results.iterdir()} == before, "the files are untouched"
+
+
+def test_the_end_of_a_run_names_a_damaged_file_and_goes_on(tmp_path, capsys):
+    """What commands/run.py does after the runs: the summary from the store, then OUT/report."""
+    out = tmp_path / "quick"
+    store = ResultStore(out)
+    fresh = make_record(run_id="fresh")
+    store.write(fresh)
+    (out / "older.json").write_bytes(damaged_record(wall_s=None))
+    by_cell, left_out = records_by_cell(store, [fresh.cell()])
+    assert by_cell == {fresh.cell(): [fresh]}, "the run just measured is summarized"
+    assert left_out == ["left out of the summary: %s: result record field wall_s is null, expected a number "
+                        ">= 0; it was damaged or edited by hand (restore it, or move it aside and run its cell "
+                        "again)" % (out / "older.json")]
+    assert "1.5" in "\n".join(summary_lines(by_cell, [fresh.cell()]))
+    report_after_run(out)
+    err = capsys.readouterr().err
+    assert err.startswith("migbench: report not written: %s: result record field wall_s is null" % (out / "older.json"))
+    assert err.rstrip().endswith("the records are intact (`migbench report %s`)" % out)
+    assert len(err.splitlines()) == 1 and not (out / "report").exists()
 
 
 def test_empty_directory_and_bad_options(tmp_path, capsys):
