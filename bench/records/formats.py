@@ -58,6 +58,8 @@ every stage; and a bump would make scripts that check
 Adding a version (say migbench.run/2, when a meaning changes or a field goes):
   1. write `_load_v2(data, source)` below and add `"migbench.run/2": _load_v2`
      to LOADERS (and the version to the history above and in docs/records.md);
+     it checks its own field types (a V2_TYPES table like V1_TYPES, through
+     contract.problems), so a damaged v2 file is one line too;
   2. make it the writer default: SCHEMA in record.py;
   3. if RunRecord changed shape, bring the older loaders up to date: each must
      still return a current RunRecord (convert or fill what changed).
