@@ -227,7 +227,7 @@ def record_from_dict(data: object, source: str) -> RunRecord:
     """A RunRecord from parsed JSON, or one clear error naming the file (`source`) and the problem."""
     if not isinstance(data, dict):
         raise MigbenchError("%s: not a migbench result record (expected a JSON object, found %s)"
-                            % (source, _json_type(data)))
+                            % (source, contract.describe(data)))
     schema = data.get("schema")
     loader = LOADERS.get(schema) if isinstance(schema, str) else None
     if loader is None:
@@ -247,17 +247,3 @@ def _unknown(schema: object, data: dict, source: str) -> MigbenchError:
                                  % (source, schema, by, readable(), schema))
     return MigbenchError("%s: not a migbench result record (schema %r; this migbench reads schema %s)"
                          % (source, schema, readable()))
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__

@@ -200,7 +200,7 @@ def test_a_record_without_schema_is_refused_naming_the_versions_read(tmp_path):
 
 
 def test_top_level_json_type_is_named(tmp_path):
-    for content, found in (("[1, 2]", "an array"), ('"run"', "a string"), ("3", "a number"),
+    for content, found in (("[1, 2]", "an array"), ('"run"', "the string 'run'"), ("3", "3"),
                            ("null", "null")):
         (tmp_path / "r.json").write_text(content)
         with pytest.raises(MigbenchError, match=r"expected a JSON object, found %s\)$" % found):
