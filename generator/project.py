@@ -83,12 +83,18 @@ if __name__ == "__main__":
 _DATABASE_FROM_URL = '''
 
 def _database_from_url(url):
-    """sqlite:///relative.db, sqlite:////absolute.db, postgres://u:p@host:5432/name"""
+    """sqlite:///relative.db, sqlite:////absolute.db, postgres://u:p@host:5432/name,
+    mysql://u@/name?host=/run/socket-dir (a Unix socket: HOST is a path, as Django reads it).
+
+    The test database of `manage.py test` is NAME_test, so on a server engine
+    it is a scratch database of the same run (migbench_..._test), never a
+    name of somebody else's.
+    """
     try:
-        from urllib.parse import unquote, urlsplit
+        from urllib.parse import parse_qs, unquote, urlsplit
     except ImportError:  # Python 2
         from urllib import unquote
-        from urlparse import urlsplit
+        from urlparse import parse_qs, urlsplit
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         name = url[len("sqlite:///"):] or ":memory:"
@@ -99,16 +105,27 @@ def _database_from_url(url):
         "postgres": "django.db.backends." + _POSTGRES_BACKEND,
         "postgresql": "django.db.backends." + _POSTGRES_BACKEND,
         "mysql": "django.db.backends.mysql",
+        "mariadb": "django.db.backends.mysql",
     }
     if parts.scheme not in engines:
         raise ValueError("MIGBENCH_DATABASE_URL: unsupported scheme %r" % parts.scheme)
+    query = dict((key, values[-1]) for key, values in parse_qs(parts.query).items())
+    name = unquote(parts.path.lstrip("/"))
+    options = {}
+    if engines[parts.scheme].endswith("mysql"):
+        # The generated RunSQL is one text for every engine, its names in standard "double
+        # quotes"; MySQL reads those as identifiers only with ANSI_QUOTES. Django's own SQL
+        # quotes with backticks and is not affected. (The floor's replay sets the same mode.)
+        options["init_command"] = "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',ANSI_QUOTES')"
     return {
         "ENGINE": engines[parts.scheme],
-        "NAME": unquote(parts.path.lstrip("/")),
+        "OPTIONS": options,
+        "NAME": name,
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
-        "HOST": parts.hostname or "",
-        "PORT": str(parts.port or ""),
+        "HOST": query.get("host") or parts.hostname or "",
+        "PORT": query.get("port") or str(parts.port or ""),
+        "TEST": {"NAME": name + "_test"},
     }
 
 '''

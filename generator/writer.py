@@ -262,13 +262,17 @@ class MigrationWriter:
                 body.append("    rows.update(%s=django.db.models.functions.Upper(%r))" % (field, field))
             else:
                 body.append("    rows.update(%s=models.F(%r) + 1)" % (field, field))
+        body.append("    _check_foreign_keys_now(schema_editor)")
         # A plain DELETE: nothing references these rows, and the ORM's cascade
         # collector would render every related historical model for nothing.
         reverse = [
             "def %s_reverse(apps, schema_editor):" % op.function,
             "    Model = apps.get_model(%r, %r)" % (self.migration.app, op.model),
             '    schema_editor.execute("DELETE FROM %s" % schema_editor.quote_name(Model._meta.db_table))',
+            "    _check_foreign_keys_now(schema_editor)",
         ]
+        if _CHECK_NOW not in self.functions:
+            self.functions.extend(["", _CHECK_NOW, ""])
         if op.transform and op.transform[0] == "upper":
             self.imports.need("django.db.models.functions")
         self.functions.extend(["", "\n".join(rows), "", "", "\n".join(body), "", "", "\n".join(reverse), ""])
@@ -283,6 +287,20 @@ class MigrationWriter:
         if self.target.has_elidable and op.elidable:
             arguments.append(("elidable", "True"))
         return _call("RunSQL", arguments)
+
+
+# PostgreSQL checks Django's foreign keys (DEFERRABLE INITIALLY DEFERRED) at commit, and a
+# migration is one transaction: rows written by a RunPython leave "pending trigger events",
+# and a later operation of the same migration that alters or drops one of those tables fails
+# ("cannot ALTER TABLE ... because it has pending trigger events"). A hand-written project
+# would split the migration; the generator keeps one history for every engine (and for the
+# results already recorded), so it checks the keys at once instead. Through a cursor, not
+# schema_editor.execute: it is not DDL, and the floor's captured statements stay the same.
+_CHECK_NOW = '''def _check_foreign_keys_now(schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")'''
 
 
 def _call(name: str, arguments: list[tuple[str, str]]) -> str:

@@ -42,6 +42,20 @@ def skip_or_fail(line: str, error: MigbenchError):
     pytest.skip(str(error))
 
 
+def engine_or_skip(name: str):
+    """The registered engine `name` if its server binaries are installed, else skip (fail under CI=true:
+    .ci/run installs them, so a missing one there is a broken machine, not a reason to skip)."""
+    from migbench.bench import engines
+
+    engine = engines.get(name)
+    why = engine.unavailable()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must provide the %s server: %s" % (name, why))
+        pytest.skip(why)
+    return engine
+
+
 def make_record(**changes) -> RunRecord:
     record = RunRecord(
         run_id="abc", repeat=1, outcome="ok", outcome_reason="exit status 0", exit_code=0, signal=None,
@@ -81,3 +95,17 @@ def check_all(charts: list[Chart]) -> None:
 
 def kinds(charts):
     return [c.kind for c in charts]
+
+
+def drop_one_add_index(project: Path, pattern: str) -> str:
+    """Remove the first AddIndex operation found (a deliberately broken squash); return its
+    model's table prefix."""
+    for path in sorted(project.glob(pattern)):
+        text = path.read_text()
+        match = re.search(r"        migrations\.AddIndex\(\n(?:            .*\n)+?        \),\n", text)
+        if match:
+            path.write_text(text[:match.start()] + text[match.end():])
+            app = path.parent.parent.name
+            model = re.search(r"model_name='(\w+)'", match.group(0)).group(1)
+            return "%s_%s" % (app, model)
+    raise AssertionError("no AddIndex to remove in %s" % pattern)

@@ -61,6 +61,20 @@ class Engine:
         """Why this engine cannot run here (one line naming what to install), or None."""
         return None
 
+    def unsupported(self, line: DjangoLine) -> str | None:
+        """Why a Django line cannot run on this engine (the matrix skips those cells), or None."""
+        return None
+
+    def driver(self, line: DjangoLine, python_minor: tuple[int, int]):
+        """The DB-API driver an environment needs for this engine (server.DriverSpec), or None:
+        SQLite's module comes with every Python."""
+        return None
+
+    def memory_mark(self):
+        """Start watching the server's own memory for one run (server.MemoryMark), or None when
+        there is no server process of ours to watch (SQLite; a user's remote server)."""
+        return None
+
     @contextlib.contextmanager
     def serving(self) -> Iterator["Engine"]:
         """Around a whole matrix: a server engine starts its throwaway server here and stops it
@@ -90,6 +104,11 @@ class Engine:
     def replay_argv(self, database: Database, python: Path | str, statements: Path, events: Path) -> list[str]:
         """argv of the floor: a child replaying captured DDL with the engine's own client or driver."""
         raise NotImplementedError
+
+    def cache_key(self) -> str:
+        """What a cached baseline is kept under: schemas read on another engine (or another server
+        version: a catalog's defaults and types change between releases) are not comparable."""
+        return self.name
 
     def describe(self) -> dict:
         """The record's `database` field."""

@@ -109,6 +109,61 @@ def ensure(django: str, python: str | None = None) -> Environment:
         return env
 
 
+def ensure_driver(env: Environment, engine: str, requirement: str, module: str, distribution: str,
+                  system_packages: tuple[str, ...] = ()) -> dict:
+    """The database driver `requirement` installed into `env` (cached), as the record names it.
+
+    Drivers are per engine and installed on first use into the environment that
+    already holds Django (a second venv per engine would double every build);
+    each engine's marker (migbench-driver-ENGINE.json) is written after the
+    driver imports, so a half-installed driver is retried. A different
+    requirement for the same engine reinstalls. Returns {"module", "package",
+    "version", "requirement"}.
+    """
+    marker_path = env.path / ("migbench-driver-%s.json" % engine)
+    found = _read_marker(marker_path)
+    if found.get("requirement") == requirement:
+        return found
+    with _locked(env.path.name):
+        found = _read_marker(marker_path)
+        if found.get("requirement") == requirement:
+            return found
+        marker_path.unlink(missing_ok=True)
+        hint = _NETWORK_HINT
+        if system_packages:
+            hint = ("it is built from source: install its build dependencies with "
+                    "`apt-get install %s`, then retry" % " ".join(system_packages))
+        _run([str(env.python), "-m", "pip", "install", "--disable-pip-version-check", requirement],
+             env.path.name, "pip install %s" % requirement, _PIP_TIMEOUT, hint=hint)
+        out = _run([str(env.python), "-c", _DRIVER_PROBE % (module, distribution)], env.path.name,
+                   "importing %s" % module, 120, hint=hint)
+        version = out.strip().splitlines()[-1] if out.strip() else ""
+        found = {"module": module, "package": distribution, "version": version, "requirement": requirement}
+        _write_json(marker_path, found)
+        return found
+
+
+# Imports the driver as Django will, then prints the installed distribution's version
+# (pkg_resources exists on every pip-made venv from 2.7 on; importlib.metadata from 3.8).
+_DRIVER_PROBE = """\
+import %s
+try:
+    from importlib.metadata import version
+except ImportError:
+    from pkg_resources import get_distribution
+    version = lambda name: get_distribution(name).version
+print(version(%r))
+"""
+
+
+def _read_marker(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _shim_current(env: Environment, shim: bool) -> bool:
     """The env has the shim iff it needs it, and then the current one."""
     if env.shim != shim:

@@ -161,7 +161,11 @@ V1_TYPES = {
     "django_version": STR,
     "python_version": STR,
     "shim": BOOL,
-    "database": Obj({"engine": STR}, required=("engine",)),
+    # server engines (issue 15) add server, server_version, driver and server_memory within v1
+    "database": Obj({"engine": STR, "fresh": BOOL, "server": STR, "server_version": nullable(STR), "url": STR,
+                     "driver": Obj({"module": STR, "package": STR, "version": STR}),
+                     "server_memory": Obj({"peak_bytes": nullable(COUNT), "samples": COUNT, "measure": STR})},
+                    required=("engine",)),
     "scenario": Obj({"name": STR, "sha256": STR, "vary": MapOf(COUNT)}, required=("name", "sha256")),
     "project": Obj({"apps": COUNT, "models": COUNT, "fields": COUNT, "migrations": COUNT}),
     "phases": _PHASES,

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from migbench.bench import engines, strategies
+from migbench.bench import strategies
 from migbench.bench.env.environments import Environment
 from migbench.bench.measure.step import StepContext, StepResult, run_step
 from migbench.bench.records import ResultStore, RunRecord
@@ -55,7 +55,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
     """
     cell, env = planned.cell, planned.env
     strategy = strategies.get(cell.strategy)
-    engine = engines.get(cell.database)
+    engine = planned.database_engine
     line = resolve_line(env.django_version)
     manifest = json.loads((project / "migbench.json").read_text(encoding="utf-8"))
     project_apps = list(manifest.get("apps", []))
@@ -71,7 +71,8 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
         databases={}, workdir=workdir, limiter_name=options.limiter, memory_limit_bytes=cell.memory_limit_bytes,
         timeout_s=options.timeout_s, interval_s=options.interval_s, ddl=base.ddl if base else None)
     results: list[StepResult] = []
-    proof = dev = deploy = None
+    proof = dev = deploy = server_memory = None
+    mark = engine.memory_mark()  # the server's own memory, from here to the end of the run
     try:
         ctx.databases["main"] = engine.fresh(workdir, "main", line)
         for spec in specs:
@@ -86,12 +87,14 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
                 dev = {r.name: r.summary() for r in
                        (run_step(spec, ctx) for spec in daily.dev_loop_steps(line))}
             deploy = strategy.deploy(ctx, engine, line, project_apps, on_note)
+        server_memory = mark.peak() if mark is not None else None
     finally:
         if "main" in ctx.databases:
             engine.drop(ctx.databases["main"])
         shutil.rmtree(workdir, ignore_errors=True)
     return build_record(planned, repeat, scenario, options, command, manifest, project, results, started_at,
-                        line, proof, dev, deploy, variant, engine, [order.note] if order.note else [])
+                        line, proof, dev, deploy, variant, engine, [order.note] if order.note else [],
+                        server_memory)
 
 
 def _validate(strategy, ctx: StepContext, project: Path, env: Environment, project_apps: list[str],
@@ -125,7 +128,7 @@ def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: R
     progress.begin(total=len(todo), already=len(todo) - len(pending))
     written: list[Path] = []
     unusable: dict = {}  # cell -> why it cannot be prepared (a transformation or baseline failed)
-    with engines.get(options.database).serving():  # a server engine's server lives as long as the matrix
+    with matrix.serving():  # a server engine's server lives as long as the matrix
         for planned, repeat in pending:
             if store.done(planned.cell, repeat):  # another migbench sharing --out did it meanwhile
                 progress.skip_cell(planned.cell, repeat)

@@ -13,16 +13,18 @@ cache root (`projects/`); measures nothing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from migbench.bench import engines, strategies
 from migbench.bench.env import environments
+from migbench.bench.engines import Engine
 from migbench.bench.env.environments import Environment
 from migbench.bench.measure import limiters
 from migbench.bench.records import Cell, ResultStore, load_record
@@ -38,6 +40,12 @@ from .options import RunOptions, generation_target
 class PlannedCell:
     cell: Cell
     env: Environment
+    engine: Engine | None = field(default=None, compare=False)  # None: the registered engine of cell.database
+    driver: dict | None = field(default=None, compare=False)  # the env's driver for that engine (record)
+
+    @property
+    def database_engine(self) -> Engine:
+        return self.engine or engines.get(self.cell.database)
 
 
 @dataclass
@@ -48,13 +56,21 @@ class Matrix:
     skipped: list[str]
     project: Path
     project_target: str
+    engines: list[Engine] = field(default_factory=list)  # one per --database value, in its order
+
+    @contextlib.contextmanager
+    def serving(self):
+        """Every engine of the matrix serving (embedded servers started) for as long as the block;
+        stopped on leaving, also on errors and Ctrl-C."""
+        with contextlib.ExitStack() as stack:
+            for engine in self.engines or {p.database_engine.name: p.database_engine for p in self.cells}.values():
+                stack.enter_context(engine.serving())
+            yield self
 
 
 def plan_matrix(scenario: Scenario, options: RunOptions, on_note: Callable[[str], None] = print) -> Matrix:
     """Resolve environments (building missing ones) and the project; nothing is measured."""
-    unavailable = engines.get(options.database).unavailable()
-    if unavailable:
-        raise MigbenchError("--database %s: %s" % (options.database, unavailable))
+    chosen = available_engines(options)
     target = generation_target(options.djangos, scenario.generator.django)
     project = prepare_project(scenario, target, on_note)
     cells: list[PlannedCell] = []
@@ -71,20 +87,58 @@ def plan_matrix(scenario: Scenario, options: RunOptions, on_note: Callable[[str]
             except MigbenchError as error:  # e.g. that interpreter is not installed here
                 skipped.append("Django %s on Python %s: %s" % (line.line, python or "default", error))
                 continue
-            for strategy in options.strategies:
-                why = strategies.get(strategy).unsupported(line)
+            for engine in chosen:
+                why = engine.unsupported(line)
                 if why:
-                    skipped.append("%s (skipped)" % why)
+                    skipped.append("Django %s on %s: %s (skipped)" % (line.line, engine.name, why))
                     continue
-                for memory in options.memories:
-                    cells.append(PlannedCell(Cell(
-                        scenario=scenario.name, scenario_sha256=scenario.sha256, strategy=strategy,
-                        django_version=env.django_version, python_version=env.python_version,
-                        memory_limit_bytes=memory, database=options.database,
-                    ), env))
+                try:
+                    driver = install_driver(env, engine, line, on_note)
+                except MigbenchError as error:
+                    skipped.append("Django %s on Python %s, %s: %s" % (line.line, env.python_version, engine.name,
+                                                                       error))
+                    continue
+                for strategy in options.strategies:
+                    why = strategies.get(strategy).unsupported(line)
+                    if why:
+                        skipped.append("%s (skipped)" % why)
+                        continue
+                    for memory in options.memories:
+                        cells.append(PlannedCell(Cell(
+                            scenario=scenario.name, scenario_sha256=scenario.sha256, strategy=strategy,
+                            django_version=env.django_version, python_version=env.python_version,
+                            memory_limit_bytes=memory, database=engine.name,
+                        ), env, engine, driver))
     if not cells:
         raise MigbenchError("no cell of the matrix can run here: %s" % "; ".join(skipped))
-    return Matrix(cells, skipped, project, target)
+    return Matrix(cells, _unique(skipped), project, target, chosen)
+
+
+def install_driver(env: Environment, engine: Engine, line, on_note: Callable[[str], None]) -> dict | None:
+    """The engine's driver in `env`, installed on first use (cached in the env), as the record names it."""
+    spec = engine.driver(line, tuple(int(p) for p in env.python_version.split(".")[:2]))
+    if spec is None:
+        return None
+    marker = env.path / ("migbench-driver-%s.json" % engine.name)
+    if not marker.is_file():
+        on_note("installing %s into %s (%s)" % (spec.requirement, env.key, engine.name))
+    return environments.ensure_driver(env, engine.name, spec.requirement, spec.module, spec.distribution,
+                                      spec.system_packages)
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def available_engines(options: RunOptions) -> list[Engine]:
+    """The engine of every --database value, each able to run here (binaries found, a server URL
+    answering), or one line naming what to install or fix."""
+    chosen = [engines.get(spec) for spec in options.databases]
+    for spec, engine in zip(options.databases, chosen):
+        unavailable = engine.unavailable()
+        if unavailable:
+            raise MigbenchError(("--database: %s" if "://" in spec else "--database " + spec + ": %s") % unavailable)
+    return chosen
 
 
 def plan_with_notes(scenario: Scenario, options: RunOptions, cap: int | None, progress) -> Matrix:
@@ -92,6 +146,7 @@ def plan_with_notes(scenario: Scenario, options: RunOptions, cap: int | None, pr
 
     What `migbench run` and `migbench bisect` print before their first run.
     """
+    available_engines(options)  # a missing server or an unreachable URL: one line, before any note
     chosen = limiters.choose(options.limiter, cap)
     progress.note("limiter      %s: %s" % (chosen.name, chosen.why))
     matrix = plan_matrix(scenario, options, on_note=progress.note)

@@ -32,7 +32,7 @@ class RunOptions:
     memories: tuple[int | None, ...]  # bytes; None: no cap
     strategies: tuple[str, ...]
     repeat: int
-    database: str  # engine: "sqlite"
+    databases: tuple[str, ...]  # engine names ("sqlite", "postgresql") or server URLs ("postgresql://u@h:5432/")
     limiter: str
     timeout_s: float | None
     interval_s: float
@@ -70,7 +70,7 @@ def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], sou
         memories=pick("memory", "none", _memories),
         strategies=pick("strategy", "all", _strategies),
         repeat=pick("repeat", "1", _repeat),
-        database=pick("database", "sqlite", _database),
+        databases=pick("database", "sqlite", _databases),
         limiter=pick("limiter", "auto", _limiter),
         timeout_s=pick("timeout", "none", lambda values, where: parse_limit(_one(values, where), where)),
         interval_s=pick("interval", "20ms", lambda values, where: parse_interval(_one(values, where), where)),
@@ -131,7 +131,8 @@ def _split_option(value: Any, option: str) -> list[str]:
 
 
 _EXAMPLES = {"django": "5.2 or 1.8,5.2", "python": "3.11 or 2.7,3.11", "memory": "512M or 512M,1G,none",
-             "strategy": "all or all,per-app", "repeat": "3", "database": "sqlite", "limiter": "auto",
+             "strategy": "all or all,per-app", "repeat": "3",
+             "database": "sqlite, postgresql, mariadb or postgresql://user@host:5432/", "limiter": "auto",
              "timeout": "30m or none", "interval": "20ms", "dev-loop": "auto, on or off"}
 
 
@@ -209,13 +210,29 @@ def _repeat(values: list[str], where: str) -> int:
     return int(value)
 
 
-def _database(values: list[str], where: str) -> str:
-    value = _one(values, where)
-    engine = engines.resolve_name(value.split(":", 1)[0])
-    if engine is not None:
-        return engine
-    raise MigbenchError("%s: %s: unknown database engine; available: %s (each run gets a fresh database)"
-                        % (where, show(value), ", ".join(engines.names())))
+def _databases(values: list[str], where: str) -> tuple[str, ...]:
+    """Engine names (any alias, normalised to the engine's name) or server URLs, each once.
+
+    A URL is checked for its form here (scheme, no database name); whether the
+    server answers is found when the matrix starts serving, before the first run.
+    """
+    out = []
+    for value in values:
+        try:
+            spec = engines.spec_of(value)
+        except MigbenchError as error:
+            raise MigbenchError("%s: %s" % (where, error)) from None
+        if spec is None:
+            raise MigbenchError("%s: %s: unknown database engine; available: %s, or a server URL such as "
+                                "postgresql://user@host:5432/ (each run gets a fresh database)"
+                                % (where, show(value), ", ".join(engines.names())))
+        out.append(spec)
+    names = [engines.name_of(spec) for spec in _unique(out)]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise MigbenchError("%s: %s is given twice (records of one engine would collide); "
+                            "run the second one with its own --out" % (where, twice[0]))
+    return tuple(_unique(out))
 
 
 def _limiter(values: list[str], where: str) -> str:

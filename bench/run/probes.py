@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from migbench import __version__
-from migbench.bench import engines
+
 from migbench.bench.measure import host, limiters
 from migbench.bench.measure.outcome import classify
 from migbench.bench.measure.supervisor import DEFAULT_INTERVAL, supervise
@@ -167,7 +167,7 @@ def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, 
     progress.begin(total=len(matrix.cells) * (4 + steps + int(uncapped)), already=0)
     results = []
     try:
-        with engines.get(options.database).serving():
+        with matrix.serving():
             for planned in matrix.cells:
                 probe = RecordProbe(planned, matrix, scenario, options, store, command, progress)
                 results.append(_bisect_cell(probe, bounds, uncapped, stream))

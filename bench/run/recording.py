@@ -26,9 +26,11 @@ from .options import RunOptions
 def build_record(planned: PlannedCell, repeat: int, scenario: Scenario, options: RunOptions,
             command: list[str], manifest: dict, project: Path, results: list[StepResult],
             started_at, line, proof: dict | None, dev: dict | None, deploy: dict | None,
-            variant, engine: Engine, strategy_notes: list[str] = ()) -> RunRecord:
+            variant, engine: Engine, strategy_notes: list[str] = (), server_memory: dict | None = None) -> RunRecord:
     """One record for the run: the counted steps added up (wall summed, worst peak).
-    `strategy_notes`: what the strategy says about its steps (per-app: the order and its rule)."""
+    `strategy_notes`: what the strategy says about its steps (per-app: the order and its rule).
+    `server_memory`: a server engine's own peak during the run, kept apart from the child's
+    (the cap applies to the child only)."""
     cell, env = planned.cell, planned.env
     failure = next((r for r in results if not r.ok), None)
     counted = [r for r in results if r.role == MEASURED]
@@ -70,7 +72,7 @@ def build_record(planned: PlannedCell, repeat: int, scenario: Scenario, options:
         django_version=env.django_version,
         python_version=env.python_version,
         shim=env.shim,
-        database=engine.describe(),
+        database=_database(engine, planned.driver, server_memory),
         scenario={"name": scenario.name, "sha256": scenario.sha256, "seed": scenario.generator.seed,
                   "source": scenario.source, **({"vary": dict(scenario.vary)} if scenario.vary else {})},
         project=_project_summary(manifest, project),
@@ -96,6 +98,16 @@ def build_record(planned: PlannedCell, repeat: int, scenario: Scenario, options:
         dev_loop=dev,
         deploy=deploy,
     )
+
+
+def _database(engine: Engine, driver: dict | None, server_memory: dict | None) -> dict:
+    """The record's `database`: the engine's own description, the env's driver, the server's memory."""
+    out = engine.describe()
+    if driver is not None:
+        out["driver"] = {key: driver.get(key) for key in ("module", "package", "version")}
+    if server_memory is not None:
+        out["server_memory"] = server_memory
+    return out
 
 
 def _joined(results: list[StepResult]) -> tuple[list, list]:

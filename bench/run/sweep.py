@@ -353,7 +353,7 @@ class Sweep:
             "variables": list(self.variables),
             "options": {"django": list(options.djangos), "python": list(options.pythons),
                         "memory_limit_bytes": list(options.memories), "strategy": list(options.strategies),
-                        "repeat": options.repeat, "database": options.database, "limiter": options.limiter,
+                        "repeat": options.repeat, "database": ",".join(options.databases), "limiter": options.limiter,
                         "timeout_s": options.timeout_s, "interval_s": options.interval_s},
             "budget_s": self.budget_s,
             "elapsed_s": round(self.clock() - self._started, 3),

@@ -51,7 +51,7 @@ class Baseline:
 
 
 def directory(project: Path, env: Environment, engine: Engine) -> Path:
-    return environments.cache_root() / "baselines" / project_key(project) / env.key / engine.name
+    return environments.cache_root() / "baselines" / project_key(project) / env.key / engine.cache_key()
 
 
 def project_key(project: Path) -> str:

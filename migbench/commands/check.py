@@ -28,12 +28,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--django", help="Django line or release to check with (default: the project's target)")
     parser.add_argument("--python", help="interpreter: a version like 2.7 or a path (default: the first "
                                          "installed one that runs the Django line natively)")
+    parser.add_argument("--database", help="engine to check on: sqlite (default), postgresql, mariadb, or a "
+                                           "server URL such as postgresql://user@host:5432/")
     parser.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
     from migbench.bench.env import environments
     from migbench.bench.run.check import validate_project
+    from migbench.bench.run.matrix import install_driver
 
     project = Path(args.project)
     manifest = read_manifest(project)
@@ -45,18 +48,38 @@ def handle(args) -> int:
     if target.line != manifest["django_target"]:
         print("note: the project was generated for Django %s; checking it with %s"
               % (manifest["django_target"], target.line))
+    engine = _engine(args.database)
     env = environments.ensure(line, args.python)
     print("checking %s with Django %s on Python %s%s (%s)" % (
         project, env.django_version, env.python_version, " (shim)" if env.shim else "", env.path))
-    with tempfile.TemporaryDirectory(prefix="migbench-check-") as workdir:
+    why = engine.unsupported(target)
+    if why:
+        raise MigbenchError("--database %s: Django %s: %s" % (engine.name, target.line, why))
+    install_driver(env, engine, target, on_note=print)
+    with tempfile.TemporaryDirectory(prefix="migbench-check-") as workdir, engine.serving():
         result = validate_project(project.absolute(), env.python, target, manifest["apps"], Path(workdir),
-                                  on_step=lambda step: print("  " + step.line(), flush=True))
+                                  on_step=lambda step: print("  " + step.line(), flush=True), engine=engine)
     if not result.ok:
         print(result.failures(), file=sys.stderr)
         print("FAILED", file=sys.stderr)
         return 1
     print("ok")
     return 0
+
+
+def _engine(value: str | None):
+    """The engine --database names (one line, exit 2, when it is unknown or not installed here)."""
+    from migbench.bench import engines
+
+    spec = engines.spec_of(value) if value else engines.DEFAULT
+    if spec is None:
+        raise MigbenchError("--database: %s: unknown database engine; available: %s, or a server URL such as "
+                            "postgresql://user@host:5432/" % (show(value), ", ".join(engines.names())))
+    engine = engines.get(spec)
+    unavailable = engine.unavailable()
+    if unavailable:
+        raise MigbenchError("--database %s: %s" % (value, unavailable))
+    return engine
 
 
 def read_manifest(project: Path) -> dict:

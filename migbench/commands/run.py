@@ -29,7 +29,10 @@ def add_parser(subparsers) -> None:
                         help="also time makemigrations --check, migrate --plan and test-database creation "
                         "on the migrated database (auto: when a strategy transforms the project)")
     parser.add_argument("--repeat", help="runs per cell (default: 1)")
-    parser.add_argument("--database", help="database engine (default: sqlite, a fresh file per run)")
+    parser.add_argument("--database", help="database engines, comma-separated: sqlite (default, a fresh file per "
+                        "run), postgresql, mariadb (alias mysql): a throwaway server migbench starts itself; "
+                        "or your server, postgresql://user@host:5432/ or mysql://user@host:3306/, where migbench "
+                        "makes and drops its own migbench_* databases")
     parser.add_argument("--out", help="directory for the result records (default: results/SCENARIO)")
     parser.add_argument("--no-report", dest="no_report", action="store_true",
                         help="do not rebuild OUT/report (HTML + Markdown) after the runs")

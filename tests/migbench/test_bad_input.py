@@ -98,7 +98,7 @@ def test_control_characters_in_a_message_stay_on_one_line(capsys, reached):
     (["run", "--memory", "1.5"], "--memory: memory cap '1.5' is 1B, below the smallest cap, 1M"),
     (["run", "--timeout", "1ms"], "--timeout: '1ms' is too short to be meant as a limit (under 1s)"),
     (["run", "--interval", "20s"], "--interval: the sampling interval must be between 1ms and 10s, got '20s'"),
-    (["run", "--database", "mysql"], "--database: 'mysql': unknown database engine"),
+    (["run", "--database", "oracle"], "--database: 'oracle': unknown database engine"),
     (["run", "--django", ","], "--django: no value in ','"),
     (["run", "--seed", "٣"], "--seed: expected a whole number from 0 to 9223372036854775807, got '٣'"),
     (["run", "--seed", "9" * 400], "--seed: expected a whole number from 0 to"),

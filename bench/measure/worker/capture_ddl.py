@@ -2,19 +2,42 @@
 """Run ``manage.py migrate`` and write down every statement the schema editor executes.
 
 Runs INSIDE a target environment, like measure.py (stdlib only, Python 2.7 ..
-3.13, Django 1.8 .. 6.0).  Usage (cwd = the project directory)::
+3.13, Django 1.8 .. 6.0, on Django's SQLite, PostgreSQL or MySQL backend).
+Usage (cwd = the project directory)::
 
     python capture_ddl.py --out FILE [--project DIR] [--settings MODULE] -- migrate --noinput
 
 The command runs exactly as under measure.py; on top of it, every call of
 ``BaseDatabaseSchemaEditor.execute`` (all DDL, deferred SQL, RunSQL; not the
-ORM writes of RunPython) appends one JSON line to FILE:
+ORM writes of RunPython, nor the rows of django_migrations) appends one JSON
+line to FILE, in execution order:
 
-    {"migration": "app.0002_x"}                  before each migration is applied
-    {"sql": "CREATE TABLE ..."}                  parameters inlined with the
-                                                 editor's own quote_value, as
-                                                 ``sqlmigrate`` prints them
+    {"migration": "app.0002_x", "atomic": true}  before each migration is applied
+                                                 (Migration.atomic; true before
+                                                 Django 1.10, which has none)
+    {"sql": "CREATE TABLE ..."}                  parameters inlined (below)
     {"sql": "...%s...", "params": [...]}         when a value cannot be inlined
+
+Statements before the first marker are the recorder's (django_migrations'
+table).  The deferred SQL a schema editor runs as it closes (foreign keys,
+indexes, PostgreSQL's LIKE indexes) comes before the next marker: it belongs
+to the migration above it, and ran inside its transaction on PostgreSQL.
+That is all execute_sql.py needs to rebuild the schema: the rows of
+django_migrations and of RunPython are data, and the statements Django runs
+outside the schema editor during migrate are catalog reads (introspection).
+
+Parameters are inlined so that the floor sends the text Django's driver sent:
+- PostgreSQL: by the driver (Django's ``compose_sql`` where it exists, else
+  the driver's ``mogrify``).  From Django 4.2 on the PostgreSQL schema editor
+  composes every statement itself and executes it without parameters, so
+  the hook sees finished text there;
+- MySQL: with the driver's ``literal``, as MySQLdb's and PyMySQL's
+  ``execute`` merge them.  Not the editor's ``quote_value``: on PostgreSQL
+  and MySQL it doubles ``%`` for sqlmigrate's output, which would replay a
+  value holding ``%`` as ``%%``;
+- SQLite: with the editor's own ``quote_value``, as ``sqlmigrate`` prints them.
+Where that fails (raw binary, say), the statement keeps its parameters, and
+execute_sql.py passes them to the driver as Django did.
 
 Why not ``sqlmigrate``: it generates each migration's SQL against the database
 as it is, and on an empty database the statements that introspect existing
@@ -80,7 +103,8 @@ class Capture(object):
         original_apply = executor.MigrationExecutor.apply_migration
 
         def apply_migration(self, state, migration, *args, **kwargs):
-            capture.write({"migration": "%s.%s" % (migration.app_label, migration.name)})
+            capture.write({"migration": "%s.%s" % (migration.app_label, migration.name),
+                           "atomic": bool(getattr(migration, "atomic", True))})
             return original_apply(self, state, migration, *args, **kwargs)
 
         executor.MigrationExecutor.apply_migration = apply_migration
@@ -91,9 +115,36 @@ class Capture(object):
             self.write({"sql": text})
             return
         try:
-            self.write({"sql": text % tuple(editor.quote_value(p) for p in params)})
-        except Exception:  # a value quote_value refuses: keep it as a parameter
+            self.write({"sql": _inline(editor, text, params)})
+        except Exception:  # a value that cannot be inlined: keep it as a parameter
             self.write({"sql": text, "params": [_plain(p) for p in params]})
+
+
+def _decoded(value):
+    """Text from a driver's bytes (UTF-8 connections); raw binary raises and stays a parameter."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8")
+    return value
+
+
+def _inline(editor, text, params):
+    """`text` with `params` merged in as the connection's driver merges them on execute."""
+    connection = editor.connection
+    if connection.vendor == "postgresql":
+        compose = getattr(connection.ops, "compose_sql", None)  # Django >= 4.2
+        if compose is not None:
+            return _decoded(compose(text, params))
+        connection.ensure_connection()
+        cursor = connection.connection.cursor()
+        try:
+            return _decoded(cursor.mogrify(text, tuple(params)))
+        finally:
+            cursor.close()
+    if connection.vendor == "mysql":
+        connection.ensure_connection()
+        raw = connection.connection
+        return text % tuple(_decoded(raw.literal(p)) for p in params)
+    return text % tuple(editor.quote_value(p) for p in params)
 
 
 def main(argv):

@@ -24,12 +24,19 @@ other unique relations get a fresh target row each time), nullable relations
 are pointed at a target row when that does not need a cycle, and each
 auto-created M2M gets one link.  Everything is then read back.
 
-SQLite specifics: Django < 2.2 does not turn on ``PRAGMA foreign_keys``, and
-without it SQLite never looks at FK definitions on INSERT, so a dangling
-``__old`` reference would go unnoticed.  The probe therefore switches
-enforcement on for its own SQLite connections, and additionally checks every
-in-scope table's ``PRAGMA foreign_key_list`` for references to tables that do
-not exist.
+Foreign keys, by engine (a broken FK must fail the probe, not pass unseen):
+- SQLite: Django < 2.2 does not turn on ``PRAGMA foreign_keys``, and
+  without it SQLite never looks at FK definitions on INSERT, so a dangling
+  ``__old`` reference would go unnoticed.  The probe therefore switches
+  enforcement on for its own SQLite connections, and additionally checks every
+  in-scope table's ``PRAGMA foreign_key_list`` for references to tables that do
+  not exist (the tables listed by Django's introspection).
+- PostgreSQL: Django creates FKs DEFERRABLE INITIALLY DEFERRED, checked at
+  commit.  Each model's block runs ``SET CONSTRAINTS ALL IMMEDIATE`` first,
+  so a violation fails the INSERT that causes it (and names that object)
+  instead of the commit; a reference to a missing table cannot exist there
+  (DROP TABLE refuses, or CASCADE drops the FK).
+- MySQL/MariaDB (InnoDB): FKs are checked on every statement; nothing to do.
 
 Output: one JSON line on stdout::
 
@@ -352,6 +359,7 @@ class Writer(object):
         rows = self.rows
         try:
             with transaction.atomic(using=db):
+                _immediate_constraints(db)
                 obj = self.create(model)
                 self.link_m2m(model, obj)
         except Exception:
@@ -383,6 +391,20 @@ def _force_sqlite_fk():
             cursor.close()
 
 
+def _immediate_constraints(alias):
+    """PostgreSQL: check deferred FKs at each statement for the rest of this transaction."""
+    from django.db import connections
+
+    conn = connections[alias]
+    if conn.vendor != "postgresql":
+        return
+    cursor = conn.cursor()
+    try:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    finally:
+        cursor.close()
+
+
 def _dangling_fks(models):
     """[(model, message)] for SQLite FK definitions naming a missing table."""
     from django.db import connections, router
@@ -397,8 +419,7 @@ def _dangling_fks(models):
         if alias not in tables_by_alias:
             cursor = conn.cursor()
             try:
-                cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                tables_by_alias[alias] = set(r[0].lower() for r in cursor.fetchall())
+                tables_by_alias[alias] = set(t.lower() for t in conn.introspection.table_names(cursor))
             finally:
                 cursor.close()
         existing = tables_by_alias[alias]

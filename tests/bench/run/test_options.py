@@ -19,7 +19,7 @@ def options(cli=None, run=None):
 def test_builtins():
     opts = options()
     assert opts.memories == (None,) and opts.repeat == 1 and opts.strategies == ("all",)
-    assert opts.pythons == (None,) and opts.database == "sqlite" and opts.limiter == "auto"
+    assert opts.pythons == (None,) and opts.databases == ("sqlite",) and opts.limiter == "auto"
     assert opts.timeout_s is None and opts.interval_s == pytest.approx(0.02)
     assert len(opts.djangos) == 1
 
@@ -47,7 +47,8 @@ def test_lists_are_deduplicated_and_ordered():
     ({"repeat": "0"}, {}, "--repeat: expected a whole number"),
     ({"limiter": "docker"}, {}, "unknown limiter 'docker'"),
     ({"timeout": "soon"}, {}, "not a duration"),
-    ({"database": "postgresql://db/x"}, {}, "'postgresql://db/x': unknown database engine; available: sqlite"),
+    ({"database": "oracle://db/"}, {}, "'oracle://db/': unknown database engine; available: sqlite, postgresql, mariadb"),
+    ({"database": "mysql://h:99999/"}, {}, "port is not a number"),
     ({}, {"colour": "red"}, "run: unknown key 'colour'"),
     ({}, {"memory": [True]}, "run.memory: expected a string"),
 ])
@@ -68,14 +69,16 @@ def test_durations():
 
 @pytest.mark.parametrize("cli, run, message", [
     # the source is named: the option, or FILE: run.KEY (never "default", never --limiter for the file)
-    ({"database": "mysql"}, {}, r"^--database: 'mysql': unknown database engine"),
-    ({}, {"database": "mysql"}, r"^s.toml: run.database: 'mysql': unknown database engine"),
+    ({"database": "oracle"}, {}, r"^--database: 'oracle': unknown database engine"),
+    ({"database": "postgresql://u@h/prod"}, {}, r"^--database: postgresql://u@h/prod names a database; give the server only"),
+    ({"database": "postgresql,postgresql://u@h:5432/"}, {}, r"^--database: postgresql is given twice"),
+    ({}, {"database": "oracle"}, r"^s.toml: run.database: 'oracle': unknown database engine"),
     ({}, {"limiter": "docker"}, r"^s.toml: run.limiter: unknown limiter 'docker'"),
     ({"limiter": "docker"}, {}, r"^--limiter: unknown limiter 'docker'"),
     ({"dev_loop": "x"}, {}, r"^--dev-loop: 'x': choose one of auto, on, off"),
     ({}, {"timeout": "soon"}, r"^s.toml: run.timeout: not a duration"),
     # the file is validated whole, also where the command line overrides it
-    ({"database": "sqlite"}, {"database": "mysql"}, r"^s.toml: run.database: 'mysql'"),
+    ({"database": "sqlite"}, {"database": "oracle"}, r"^s.toml: run.database: 'oracle'"),
     ({"memory": "1G"}, {"memory": "1.5"}, r"^s.toml: run.memory: memory cap '1.5' is 1B, below the smallest"),
     # numbers: ASCII digits only, bounded
     ({"repeat": "²"}, {}, r"^--repeat: expected a whole number from 1 to 1000, got '²'"),

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import environment_or_skip
+from support import drop_one_add_index, environment_or_skip
 
 from migbench.bench import engines, strategies
 from migbench.bench.engines.schema import diff
@@ -213,11 +213,11 @@ def test_a_broken_squash_fails_validation_and_names_the_object(tmp_path, monkeyp
     broken = tmp_path / "squashed"
     report = transform("squash", project, broken, env, on_note=lambda _: None)
     assert any(a.status == "squashed" for a in report.apps)
-    removed = _drop_one_add_index(broken, "apps/*/migrations/*_squashed_*.py")
+    removed = drop_one_add_index(broken, "apps/*/migrations/*_squashed_*.py")
     monkeypatch.setattr(variants, "ensure", lambda *a, **k: variants.Variant(broken, report.to_dict()))
     planned = matrix.PlannedCell(Cell(scenario.name, scenario.sha256, "squash", env.django_version,
                                       env.python_version, None, "sqlite"), env)
-    options = RunOptions((DEFAULT_LINE,), (None,), (None,), ("squash",), 1, "sqlite", "none", None, 0.05)
+    options = RunOptions((DEFAULT_LINE,), (None,), (None,), ("squash",), 1, ("sqlite",), "none", None, 0.05)
     record = runner.run_once(planned, 1, project, scenario, options, ["test"], on_note=lambda _: None,
                              dev_loop=True)
     assert record.outcome == "ok"  # migrate itself succeeded...
@@ -226,21 +226,6 @@ def test_a_broken_squash_fails_validation_and_names_the_object(tmp_path, monkeyp
     assert any(removed in o for o in objects), (removed, objects)
     assert any("schema differs" in p for p in record.problems())
     assert record.dev_loop["makemigrations --check"]["verdict"] == "changes detected"
-
-
-def _drop_one_add_index(project: Path, pattern: str) -> str:
-    """Remove the first AddIndex operation found; return its model's table prefix."""
-    import re
-
-    for path in sorted(project.glob(pattern)):
-        text = path.read_text()
-        match = re.search(r"        migrations\.AddIndex\(\n(?:            .*\n)+?        \),\n", text)
-        if match:
-            path.write_text(text[:match.start()] + text[match.end():])
-            app = path.parent.parent.name
-            model = re.search(r"model_name='(\w+)'", match.group(0)).group(1)
-            return "%s_%s" % (app, model)
-    raise AssertionError("no AddIndex to remove in %s" % pattern)
 
 
 def test_a_cell_that_cannot_be_prepared_does_not_stop_the_others(tmp_path, monkeypatch):
