@@ -52,7 +52,8 @@ def cleanup_stale(engine_name: str | None = None, root: Path | None = None) -> l
         if _owner_alive(directory):
             continue
         info = _read_json(directory / "server.json")
-        _kill_server(info.get("pid"), [str(directory)] + ([info["files"]] if info.get("files") else []))
+        _kill_server(info.get("pid"), [str(directory)] + ([info["files"]] if info.get("files") else []),
+                     getattr(signal, str(info.get("stop_signal")), signal.SIGTERM))
         _remove_files(directory)
         removed.append(directory)
     return removed
@@ -81,7 +82,7 @@ def _write_owner(directory: Path) -> None:
     _write_json(directory / OWNER_FILE, {"pid": os.getpid(), "started": _start_time(os.getpid())})
 
 
-def _kill_server(pid, paths: list[str]) -> None:
+def _kill_server(pid, paths: list[str], stop: int = signal.SIGTERM) -> None:
     import psutil
 
     if not isinstance(pid, int):
@@ -96,7 +97,7 @@ def _kill_server(pid, paths: list[str]) -> None:
     group = [process] + process.children(recursive=True)
     for each in group:
         with contextlib.suppress(psutil.Error):
-            each.send_signal(signal.SIGTERM)
+            each.send_signal(stop)
     _gone, alive = psutil.wait_procs(group, timeout=10)
     for each in alive:
         with contextlib.suppress(psutil.Error):
@@ -111,17 +112,15 @@ def _remove_files(directory: Path) -> None:
 
 
 def private_files(directory: Path, user: str | None) -> Path:
-    """Where a server's data and socket live: under `directory`, or, when the server must run as
-    another user who cannot reach the cache (root's ~ is private), in a private temporary
-    directory owned by that user, recorded in server.json so leftovers are still found.
+    """Where a server's data and socket live: a private temporary directory (mode 700), owned by
+    the server's user when that is not us, recorded in server.json so leftovers are still found.
 
-    Unix socket paths are limited to ~107 bytes, another reason for a short temporary path.
+    Not under the cache: a Unix socket path holds ~107 bytes, which a deep cache path
+    (~/.cache/migbench/servers/postgresql-12345-abcdef/...) can exceed, and a server run as
+    another user could not reach root's private home anyway.
     """
-    if user is None:
-        files = directory / "files"
-        files.mkdir()
-    else:
-        files = Path(tempfile.mkdtemp(prefix="migbench-%s-" % directory.name.split("-")[0]))
+    files = Path(tempfile.mkdtemp(prefix="migbench-%s-" % directory.name.split("-")[0]))
+    if user is not None:
         entry = pwd.getpwnam(user)
         os.chown(files, entry.pw_uid, entry.pw_gid)
     os.chmod(files, 0o700)

@@ -46,7 +46,7 @@ def fk_sort_key(fk: ForeignKey) -> tuple:
 @dataclass(frozen=True)
 class Index:
     name: str  # display only: generated names differ between migration paths
-    columns: tuple[str, ...]  # in key order; "<expr>" for expression parts, " DESC" suffix
+    columns: tuple[str, ...]  # in key order; an expression part as "<expr>" or the engine's own text, " DESC" suffix
     unique: bool
     where: str | None  # partial index condition, normalised
     origin: str  # "c" CREATE INDEX, "u" UNIQUE constraint, "pk" PRIMARY KEY

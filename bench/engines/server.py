@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Sequence
@@ -85,6 +86,8 @@ class ServerEngine(Engine):
     url_schemes: ClassVar[tuple[str, ...]]  # schemes accepted from users
     packages: ClassVar[str]  # Debian packages that provide the embedded server
     default_port: ClassVar[int]
+    stop_signal: ClassVar[signal.Signals] = signal.SIGTERM  # how a leftover server is asked to stop
+
 
     def __init__(self, url: str | None = None):
         self.url = url
@@ -166,7 +169,8 @@ class ServerEngine(Engine):
         server = None
         try:
             server = self.start_embedded(directory, binaries)
-            _write_json(directory / "server.json", {"pid": server.pid, "files": str(server.extra.get("files", ""))})
+            _write_json(directory / "server.json", {"pid": server.pid, "files": str(server.extra.get("files", "")),
+                                                    "stop_signal": self.stop_signal.name})
             server.version = server.version or self.server_version(server)
             self.server = server
             self._memory = ServerMemory(server.pid)
@@ -248,8 +252,12 @@ class ServerEngine(Engine):
                 "--statements", str(statements), "--events", str(events)]
 
     def cache_key(self) -> str:
-        version = self.server.version if self.server else ""
-        return "%s-%s" % (self.name, version.split()[0]) if version else self.name
+        """Engine and major version (PostgreSQL 15, MariaDB 10.11): a patch release changes no catalog."""
+        version = (self.server.version if self.server else "").split()
+        if not version:
+            return self.name
+        parts = version[0].split(".")
+        return "%s-%s" % (self.name, ".".join(parts[:-1] if len(parts) > 1 else parts))
 
     def describe(self) -> dict:
         server = self.server

@@ -163,6 +163,7 @@ V1_TYPES = {
     "shim": BOOL,
     # server engines (issue 15) add server, server_version, driver and server_memory within v1
     "database": Obj({"engine": STR, "fresh": BOOL, "server": STR, "server_version": nullable(STR), "url": STR,
+                     "settings": MapOf(STR),
                      "driver": Obj({"module": STR, "package": STR, "version": STR}),
                      "server_memory": Obj({"peak_bytes": nullable(COUNT), "samples": COUNT, "measure": STR})},
                     required=("engine",)),
