@@ -111,12 +111,15 @@ def _database_from_url(url):
         raise ValueError("MIGBENCH_DATABASE_URL: unsupported scheme %r" % parts.scheme)
     query = dict((key, values[-1]) for key, values in parse_qs(parts.query).items())
     name = unquote(parts.path.lstrip("/"))
-    options = {}
+    options, test = {}, {"NAME": name + "_test"}
     if engines[parts.scheme].endswith("mysql"):
         # The generated RunSQL is one text for every engine, its names in standard "double
         # quotes"; MySQL reads those as identifiers only with ANSI_QUOTES. Django's own SQL
         # quotes with backticks and is not affected. (The floor's replay sets the same mode.)
         options["init_command"] = "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',ANSI_QUOTES')"
+        # The test database in the character set migbench makes its scratch databases with
+        # (bench/engines/mariadb.py), whatever the server's default.
+        test.update(CHARSET="utf8", COLLATION="utf8_general_ci")
     return {
         "ENGINE": engines[parts.scheme],
         "OPTIONS": options,
@@ -125,7 +128,7 @@ def _database_from_url(url):
         "PASSWORD": unquote(parts.password or ""),
         "HOST": query.get("host") or parts.hostname or "",
         "PORT": query.get("port") or str(parts.port or ""),
-        "TEST": {"NAME": name + "_test"},
+        "TEST": test,
     }
 
 '''

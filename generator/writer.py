@@ -268,7 +268,11 @@ class MigrationWriter:
         reverse = [
             "def %s_reverse(apps, schema_editor):" % op.function,
             "    Model = apps.get_model(%r, %r)" % (self.migration.app, op.model),
-            '    schema_editor.execute("DELETE FROM %s" % schema_editor.quote_name(Model._meta.db_table))',
+            # Through a cursor: rows are data, and MySQL refuses schema_editor.execute of anything
+            # inside the migration's transaction from Django 1.11 ("Executing DDL statements while
+            # in a transaction on databases that can't perform a rollback is prohibited").
+            "    with schema_editor.connection.cursor() as cursor:",
+            '        cursor.execute("DELETE FROM %s" % schema_editor.quote_name(Model._meta.db_table))',
             "    _check_foreign_keys_now(schema_editor)",
         ]
         if _CHECK_NOW not in self.functions:

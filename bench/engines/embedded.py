@@ -148,11 +148,22 @@ def run_as_user(preferred: Sequence[str]) -> str | None:
                         "set MIGBENCH_SERVER_USER to one")
 
 
-def spawn(argv: list[str], user: str | None, log: Path, env: dict | None = None) -> subprocess.Popen:
-    """Start a server process detached from our terminal (Ctrl-C reaches us, and we stop it)."""
+def spawn(argv: list[str], user: str | None, log: Path, env: dict | None = None,
+          directory: Path | None = None) -> subprocess.Popen:
+    """Start a server process detached from our terminal (Ctrl-C reaches us, and we stop it).
+
+    Its pid goes into `directory`'s server.json (default: the log's directory) at once, so a
+    migbench killed while waiting for the server to answer leaves no orphan cleanup_stale misses.
+    """
     with open(log, "ab") as out:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                user=user, start_new_session=True, env=env, close_fds=True)
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                   user=user, start_new_session=True, env=env, close_fds=True)
+    directory = directory or log.parent
+    if (directory / OWNER_FILE).is_file():
+        info = _read_json(directory / "server.json")
+        info["pid"] = process.pid
+        _write_json(directory / "server.json", info)
+    return process
 
 
 def run_tool(argv: list[str], user: str | None, what: str, timeout: float = 120, env: dict | None = None) -> str:
@@ -182,7 +193,8 @@ def wait_until(check, timeout: float, what: str, process: subprocess.Popen | Non
         except Exception as error:  # not up yet: the driver's connection errors
             last = error
         time.sleep(0.1)
-    tail = _one_line(log.read_text(errors="replace")[-600:]) if log and log.exists() else _one_line(last or "")
+    tail = (" ".join(log.read_text(errors="replace")[-2000:].split())[-300:] if log and log.exists()
+            else _one_line(last or ""))
     raise MigbenchError("%s did not start: %s" % (what, tail))
 
 

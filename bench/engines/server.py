@@ -56,7 +56,8 @@ class Server:
 
     user: str
     password: str = ""
-    host: str = ""  # a hostname, or the directory holding the Unix socket
+    host: str = ""  # a hostname, or a path: what the child's HOST needs (PostgreSQL: the socket's
+    # directory; MySQL: the socket file itself)
     port: int | None = None
     version: str = ""
     embedded: bool = True
@@ -65,7 +66,7 @@ class Server:
     extra: dict = field(default_factory=dict)
 
     @property
-    def socket_dir(self) -> str | None:
+    def socket(self) -> str | None:
         return self.host if self.host.startswith("/") else None
 
 
@@ -285,8 +286,8 @@ class ServerEngine(Engine):
         if server.password:
             auth += ":" + quote(server.password, safe="")
         query = []
-        if server.socket_dir:
-            query.append("host=" + quote(server.socket_dir, safe="/"))
+        if server.socket:
+            query.append("host=" + quote(server.socket, safe="/"))
             netloc = auth + "@"
             if server.port:
                 query.append("port=%d" % server.port)
