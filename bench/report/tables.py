@@ -38,24 +38,37 @@ def cell_table(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | None = 
     """One row a cell: outcome(s), wall time, peak RSS, the limiter's peak, where crashes stopped."""
     cells = list(by_cell) if cells is None else [c for c in cells if by_cell.get(c)]
     several = len({(c.scenario, c.scenario_sha256) for c in cells}) > 1
-    columns = (("scenario",) if several else ()) + (
-        "strategy", "django", "python", "cap", "runs", "outcome", "wall s", "peak MB", "cg peak MB", "stopped in")
+    engines = len({c.database for c in cells}) > 1
+    servers = any(_server_peak(r) for c in cells for r in by_cell[c])
+    columns = (("scenario",) if several else ()) + ("strategy", "django", "python") + (
+        ("database",) if engines else ()) + (
+        "cap", "runs", "outcome", "wall s", "peak MB", "cg peak MB") + (("server MB",) if servers else ()) + (
+        "stopped in",)
     rows = []
     for cell in cells:
         records = sorted(by_cell[cell], key=lambda r: r.repeat)
         stopped = sorted({r.failed_during for r in records if r.failed_during})
         row = (scenario_label(cell, records[0]),) if several else ()
         rows.append(row + (
-            cell.strategy, cell.django_version, cell.python_version + (" (shim)" if records[0].shim else ""),
+            cell.strategy, cell.django_version, cell.python_version + (" (shim)" if records[0].shim else "")) + (
+            (cell.database,) if engines else ()) + (
             cell.memory_label, str(len(records)), outcomes(records),
             median_text([r.wall_s for r in records], "%.1f"),
             median_text([r.peak_rss_bytes / MB for r in records], "%.0f"),
-            median_text([r.limit_peak_bytes / MB for r in records if r.limit_peak_bytes], "%.0f"),
-            ", ".join(stopped)))
-    numeric = frozenset(columns.index(name) for name in ("runs", "wall s", "peak MB", "cg peak MB"))
+            median_text([r.limit_peak_bytes / MB for r in records if r.limit_peak_bytes], "%.0f")) + (
+            (median_text([_server_peak(r) / MB for r in records if _server_peak(r)], "%.0f"),) if servers else ()) + (
+            ", ".join(stopped),))
+    numeric = frozenset(columns.index(name) for name in ("runs", "wall s", "peak MB", "cg peak MB", "server MB")
+                        if name in columns)
     return Table("Runs by cell", columns, rows, numeric,
                  note="median over the cell's runs, ± half the range; cg peak = the limiter's own peak "
-             "(cgroup memory.peak / max_usage_in_bytes: includes page cache)")
+             "(cgroup memory.peak / max_usage_in_bytes: includes page cache)" + (
+                 "; server = the database server's own peak (sum of PSS of its processes), not in the cap"
+                 if servers else ""))
+
+
+def _server_peak(record: RunRecord) -> int | None:
+    return ((record.database or {}).get("server_memory") or {}).get("peak_bytes")
 
 
 def scenario_label(cell: Cell, record: RunRecord) -> str:
@@ -76,10 +89,11 @@ def strategy_tables(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | No
     groups: dict[tuple, list[Cell]] = defaultdict(list)
     for cell in cells:
         groups[(cell.scenario, cell.scenario_sha256, cell.django_version, cell.python_version,
-                cell.memory_label)].append(cell)
+                cell.memory_label, cell.database)].append(cell)
     several = len({key[:2] for key in groups}) > 1
+    engines = len({key[5] for key in groups}) > 1
     tables = []
-    for (scenario, _, django, python, cap), members in groups.items():
+    for (scenario, _, django, python, cap, database), members in groups.items():
         if len({c.strategy for c in members}) < 2:
             continue
         figures = {c.strategy: strategy_figures(by_cell.get(c, [])) for c in members}
@@ -93,8 +107,8 @@ def strategy_tables(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | No
                 _fmt(row.get("testdb"), "%.2f"), _ratio(row.get("testdb"), base.get("testdb")),
                 _fmt(row.get("testdb_peak"), "%.0f"), _ratio(row.get("testdb_peak"), base.get("testdb_peak")),
                 _fmt(row.get("mm"), "%.2f"), _fmt(row.get("plan"), "%.2f"), row.get("checks", "-")))
-        title = "strategies vs all: %sDjango %s / Python %s / cap %s (medians of ok runs)" % (
-            (scenario + ": ") if several else "", django, python, cap)
+        title = "strategies vs all: %sDjango %s / Python %s / %scap %s (medians of ok runs)" % (
+            (scenario + ": ") if several else "", django, python, (database + " / ") if engines else "", cap)
         tables.append(Table(title, ("strategy", "migrate s", "x all", "peak MB", "x all", "test DB s", "x all",
                                     "tdb MB", "x all", "mm chk s", "plan s", "checks"),
                             rows, frozenset(range(1, 11))))
@@ -143,6 +157,9 @@ def provenance_table(records: list[RunRecord]) -> Table:
             "Django %s / Python %s%s" % (record.django_version, record.python_version,
                                          " (shim)" if record.shim else ""),
             "%s (%s)" % (limiter.get("name", "?"), limiter.get("caps", "?")),
+            " ".join(str(v) for v in (record.database.get("engine"), record.database.get("server_version"),
+                                      (record.database.get("driver") or {}).get("module"),
+                                      (record.database.get("driver") or {}).get("version")) if v),
             "%s %s" % (record.migbench_version, record.migbench_commit or ""),
         )].append(record)
     rows = []
@@ -154,9 +171,9 @@ def provenance_table(records: list[RunRecord]) -> Table:
             dates[0] if dates[0] == dates[-1] else "%s..%s" % (dates[0], dates[-1]),
             "%.1f-%.1f" % (min(loads), max(loads)) if loads else "-",
             str(len(members)), command))
-    return Table("Provenance", ("host", "machine", "scenario sha", "versions", "limiter", "migbench",
-                                "date", "load 1m", "runs", "command"), rows, frozenset({8}),
-                 note="one row per distinct (host, scenario file, versions, limiter, migbench commit); "
+    return Table("Provenance", ("host", "machine", "scenario sha", "versions", "limiter", "database", "migbench",
+                                "date", "load 1m", "runs", "command"), rows, frozenset({9}),
+                 note="one row per distinct (host, scenario file, versions, limiter, database, migbench commit); "
                       "the command is the first run's")
 
 
