@@ -93,7 +93,9 @@ class RowMaker:
         if kind == "duration":
             return datetime.timedelta(seconds=rng.randrange(86400 * 30))
         if kind == "uuid":
-            return uuid.UUID(int=rng.getrandbits(128))
+            # an RFC 4122 version-4 UUID (the same 128 random bits, version and variant set):
+            # MariaDB's native UUID type (Django 5.0+ on MariaDB 10.7+) refuses other bit patterns
+            return uuid.UUID(int=rng.getrandbits(128), version=4)
         if kind == "binary":
             return bytes(rng.getrandbits(8) for _ in range(8))
         if kind == "json":

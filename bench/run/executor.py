@@ -59,7 +59,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
     line = resolve_line(env.django_version)
     manifest = json.loads((project / "migbench.json").read_text(encoding="utf-8"))
     project_apps = list(manifest.get("apps", []))
-    variant = variants.ensure(project, strategy.transform, env, on_note) if strategy.transform else None
+    variant = variants.ensure(project, strategy.transform, env, on_note, engine) if strategy.transform else None
     base = (baseline.ensure(project, env, engine, need_capture=True, on_note=on_note)
             if strategy.needs_capture else baseline.load(project, env, engine))
     order = strategy.order(base, project, env, engine, on_note)

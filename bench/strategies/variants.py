@@ -45,18 +45,22 @@ def code_digest() -> str:
     return digest.hexdigest()[:8]
 
 
-def directory(project: Path, kind: str, env: Environment) -> Path:
+def directory(project: Path, kind: str, env: Environment, engine=None) -> Path:
+    """Per project, transformation, environment and (for a server engine) the engine it was
+    checked on: which apps a squash keeps depends on where their squashed migrations run."""
     from .baseline import project_key
 
+    on = "" if engine is None or engine.name == "sqlite" else "-" + engine.cache_key()
     return (environments.cache_root() / "variants" / project_key(project)
-            / ("%s-%s-t%s" % (kind, env.key, code_digest())))
+            / ("%s-%s%s-t%s" % (kind, env.key, on, code_digest())))
 
 
-def ensure(project: Path, kind: str, env: Environment, on_note=print) -> Variant:
-    """The `kind` variant of `project` for `env`, transforming a copy if not cached."""
+def ensure(project: Path, kind: str, env: Environment, on_note=print, engine=None) -> Variant:
+    """The `kind` variant of `project` for `env`, transforming a copy if not cached; checked on
+    `engine` (default SQLite; a server engine must be serving)."""
     from .transforms import transform
 
-    where = directory(project, kind, env)
+    where = directory(project, kind, env, engine)
     if (where / REPORT).is_file():
         return Variant(where, json.loads((where / REPORT).read_text(encoding="utf-8")))
     on_note("transforming %s: %s with Django %s / Python %s (cached in %s)"
@@ -64,7 +68,7 @@ def ensure(project: Path, kind: str, env: Environment, on_note=print) -> Variant
     where.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".%s-" % kind, dir=where.parent))
     try:
-        report = transform(kind, project, staging / "project", env, on_note=on_note).to_dict()
+        report = transform(kind, project, staging / "project", env, on_note=on_note, engine=engine).to_dict()
         (staging / "project" / REPORT).write_text(json.dumps(report, sort_keys=True, indent=1),
                                                  encoding="utf-8")
         try:

@@ -29,8 +29,10 @@ class Job:
 
     kind = ""
 
-    def __init__(self, source: Path, project: Path, env: Environment, labels: list[str], scratch: Path, on_note):
+    def __init__(self, source: Path, project: Path, env: Environment, labels: list[str], scratch: Path, on_note,
+                 engine=None):
         self.source, self.project, self.env, self.on_note = source, project, env, on_note
+        self.engine = engine or SCRATCH_ENGINE  # where the copy must migrate and match the original
         self._baseline: Schema | None | bool = False  # not computed yet
         self.line = resolve_line(env.django_version)
         self.scratch = scratch
@@ -111,14 +113,17 @@ class Job:
         the same migration; Django 1.8-1.11 on SQLite drop the deferred indexes of an M2M
         table when a later operation of the same migration rebuilds its model's table.
         """
-        database = SCRATCH_ENGINE.fresh(self.scratch, "migrate-check", self.line)
-        ok, node, error = _migrate(self.project, self.env, database)
-        if not ok:
-            return Failure(node, error, {})
-        baseline = self.baseline()
-        if baseline is None:
-            return None
-        differences = diff(baseline, SCRATCH_ENGINE.snapshot(database))
+        database = self.engine.fresh(self.scratch, "migrate-check", self.line)
+        try:
+            ok, node, error = _migrate(self.project, self.env, database)
+            if not ok:
+                return Failure(node, error, {})
+            baseline = self.baseline()
+            if baseline is None:
+                return None
+            differences = diff(baseline, self.engine.snapshot(database))
+        finally:
+            self.engine.drop(database)
         if not differences:
             return None
         by_app: dict[str, list[Difference]] = {}
@@ -130,9 +135,12 @@ class Job:
     def baseline(self) -> Schema | None:
         """The original project's schema after migrate from empty (once; None if it does not migrate)."""
         if self._baseline is False:
-            database = SCRATCH_ENGINE.fresh(self.scratch, "baseline", self.line)
-            ok, node, error = _migrate(self.source, self.env, database)
-            self._baseline = SCRATCH_ENGINE.snapshot(database) if ok else None
+            database = self.engine.fresh(self.scratch, "baseline", self.line)
+            try:
+                ok, node, error = _migrate(self.source, self.env, database)
+                self._baseline = self.engine.snapshot(database) if ok else None
+            finally:
+                self.engine.drop(database)
             if not ok:
                 self.note("the original project does not migrate from empty on Django %s (%s: %s): "
                           "schemas are not compared" % (self.env.django_version, node, error))

@@ -16,9 +16,10 @@ from migbench.errors import MigbenchError
 
 TIMEOUT = 1800
 
-# A transformation is checked (migrates from empty, same schema as the original) on the
-# embedded engine: that proves the transformation itself. The run that measures it proves
-# equivalence again on the cell's own engine (bench/strategies/validation.py).
+# Graph reading and the transformations' own commands (makemigrations, squashmigrations) use a
+# scratch SQLite file: they read and write migration files, not a schema. The check that a
+# transformed copy migrates to the original's schema runs on the cell's engine (Job.engine,
+# default this one), and the measured run proves equivalence again (strategies/validation.py).
 SCRATCH_ENGINE = engines.get(engines.DEFAULT)
 
 
