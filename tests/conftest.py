@@ -26,3 +26,16 @@ def environment_for():
         return found
 
     return get
+
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    """A cache root for this test: its own projects, baselines, variants and servers; the shared
+    environments (symlinked), so nothing the test makes outlives it and no environment is rebuilt."""
+    real, root = environments.cache_root(), tmp_path / "cache"
+    root.mkdir()
+    for shared in ("envs", "locks", "tools"):
+        (real / shared).mkdir(parents=True, exist_ok=True)
+        (root / shared).symlink_to(real / shared, target_is_directory=True)
+    monkeypatch.setenv("MIGBENCH_CACHE", str(root))
+    return root

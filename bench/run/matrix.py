@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Callable
 
 from migbench.bench import engines, strategies
-from migbench.bench.env import environments
 from migbench.bench.engines import Engine
+from migbench.bench.env import environments
 from migbench.bench.env.environments import Environment
 from migbench.bench.measure import limiters
 from migbench.bench.records import Cell, ResultStore, load_record

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from migbench import __version__
-
 from migbench.bench.measure import host, limiters
 from migbench.bench.measure.outcome import classify
 from migbench.bench.measure.supervisor import DEFAULT_INTERVAL, supervise

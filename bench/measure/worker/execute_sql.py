@@ -115,6 +115,7 @@ def settings_from_url(url):
         from urllib.parse import parse_qs, unquote, urlsplit
     except ImportError:  # Python 2
         from urllib import unquote
+
         from urlparse import parse_qs, urlsplit
     parts = urlsplit(url)
     query = dict((key, values[-1]) for key, values in parse_qs(parts.query).items())

@@ -18,21 +18,9 @@ from support import engine_or_skip
 from migbench.bench import engines
 from migbench.bench.engines import embedded, server
 from migbench.bench.engines.base import Database
-from migbench.bench.env import environments
 from migbench.errors import MigbenchError
 
 pytestmark = pytest.mark.xdist_group("engine-server")
-
-
-@pytest.fixture
-def own_cache(tmp_path, monkeypatch):
-    real, root = environments.cache_root(), tmp_path / "cache"
-    root.mkdir()
-    for shared in ("envs", "locks", "tools"):
-        (real / shared).mkdir(parents=True, exist_ok=True)
-        (root / shared).symlink_to(real / shared, target_is_directory=True)
-    monkeypatch.setenv("MIGBENCH_CACHE", str(root))
-    return root
 
 
 def _start_run(own_cache, tmp_path, database):

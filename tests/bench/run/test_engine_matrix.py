@@ -18,7 +18,6 @@ import pytest
 from support import drop_one_add_index, engine_or_skip, environment_or_skip
 
 from migbench.bench import strategies
-from migbench.bench.env import environments
 from migbench.bench.records import ResultStore
 from migbench.bench.run.executor import run_matrix
 from migbench.bench.run.matrix import plan_matrix
@@ -51,17 +50,6 @@ def served(request):
     engine = engine_or_skip(request.param)
     with engine.serving():
         yield engine
-
-
-@pytest.fixture
-def own_cache(tmp_path, monkeypatch):
-    real, root = environments.cache_root(), tmp_path / "cache"
-    root.mkdir()
-    for shared in ("envs", "locks", "tools"):
-        (real / shared).mkdir(parents=True, exist_ok=True)
-        (root / shared).symlink_to(real / shared, target_is_directory=True)
-    monkeypatch.setenv("MIGBENCH_CACHE", str(root))
-    return root
 
 
 def _run(served, line, python, tmp_path, names, dev_loop="off"):

@@ -25,7 +25,6 @@ import pytest
 from support import environment_or_skip
 
 from migbench.bench import strategies
-from migbench.bench.env import environments
 from migbench.bench.records import ResultStore
 from migbench.bench.run.executor import run_matrix
 from migbench.bench.run.matrix import plan_matrix
@@ -50,18 +49,6 @@ def tiny():
                      history=replace(params.history, migrations_per_app=(2, 2), data_rows=(1, 2)))
     digest = hashlib.sha256((scenario.sha256 + repr(params)).encode()).hexdigest()
     return replace(scenario, name="tiny-lines", generator=params, sha256=digest)
-
-
-@pytest.fixture
-def own_cache(tmp_path, monkeypatch):
-    """A cache root for this test: its own projects, baselines and variants; the shared environments."""
-    real, root = environments.cache_root(), tmp_path / "cache"
-    root.mkdir()
-    for shared in ("envs", "locks", "tools"):
-        (real / shared).mkdir(parents=True, exist_ok=True)
-        (root / shared).symlink_to(real / shared, target_is_directory=True)
-    monkeypatch.setenv("MIGBENCH_CACHE", str(root))
-    return root
 
 
 @pytest.mark.parametrize("line, python", [("1.8", "2.7"), ("1.11", "2.7"), ("2.2", None), ("4.2", None),
