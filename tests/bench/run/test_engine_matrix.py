@@ -26,7 +26,9 @@ from migbench.bench.run.progress import Progress
 from migbench.generator.scenario import resolve_scenario
 from migbench.targets import resolve_line
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("engine-matrix")]
+# One xdist group per engine (set on the fixture's params): each worker that runs an engine's
+# tests starts that engine's server once, and the two engines' tests run side by side.
+pytestmark = pytest.mark.e2e
 
 # Every strategy on the line with all of them; the old and new lines with the ones that touch the
 # engine differently (the reference migrate and its capture, the floor's replay with that line's
@@ -45,7 +47,8 @@ def tiny():
     return replace(scenario, name="tiny-engines", generator=params, sha256=digest)
 
 
-@pytest.fixture(scope="module", params=["postgresql", "mariadb"])
+@pytest.fixture(scope="module", params=[pytest.param("postgresql", marks=pytest.mark.xdist_group("engine-pg")),
+                                        pytest.param("mariadb", marks=pytest.mark.xdist_group("engine-mariadb"))])
 def served(request):
     engine = engine_or_skip(request.param)
     with engine.serving():
@@ -108,6 +111,7 @@ def _scratch_databases(engine) -> list[str]:
         return sorted(row[0] for row in cursor.fetchall() if row[0].startswith("migbench_"))
 
 
+@pytest.mark.xdist_group("engine-pg")
 def test_a_broken_squash_is_caught_on_postgresql(own_cache, tmp_path, monkeypatch):
     """A real squash with one AddIndex deleted by hand: migrate succeeds on PostgreSQL, the schema
     proof (read from pg_catalog) finds the missing index and names its table."""
