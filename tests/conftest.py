@@ -30,11 +30,12 @@ def environment_for():
 
 @pytest.fixture
 def own_cache(tmp_path, monkeypatch):
-    """A cache root for this test: its own projects, baselines, variants and servers; the shared
-    environments (symlinked), so nothing the test makes outlives it and no environment is rebuilt."""
+    """A cache root for this test: its own baselines, variants and servers; the shared environments
+    and generated projects (symlinked: deterministic, written race-free), so nothing the test
+    measures against outlives it and no environment or project is rebuilt."""
     real, root = environments.cache_root(), tmp_path / "cache"
     root.mkdir()
-    for shared in ("envs", "locks", "tools"):
+    for shared in ("envs", "locks", "tools", "projects"):
         (real / shared).mkdir(parents=True, exist_ok=True)
         (root / shared).symlink_to(real / shared, target_is_directory=True)
     monkeypatch.setenv("MIGBENCH_CACHE", str(root))

@@ -59,9 +59,12 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
     line = resolve_line(env.django_version)
     manifest = json.loads((project / "migbench.json").read_text(encoding="utf-8"))
     project_apps = list(manifest.get("apps", []))
-    variant = variants.ensure(project, strategy.transform, env, on_note, engine) if strategy.transform else None
-    base = (baseline.ensure(project, env, engine, need_capture=True, on_note=on_note)
-            if strategy.needs_capture else baseline.load(project, env, engine))
+    # The baseline before the variant: a transformation checks its copy against the original's
+    # schema, which the baseline already holds (one migrate of the original fewer per transform).
+    base = (baseline.ensure(project, env, engine, need_capture=strategy.needs_capture, on_note=on_note)
+            if strategy.needs_capture or strategy.transform else baseline.load(project, env, engine))
+    variant = (variants.ensure(project, strategy.transform, env, on_note, engine, base.schema if base else None)
+               if strategy.transform else None)
     order = strategy.order(base, project, env, engine, on_note)
     specs = strategy.steps(order.apps, project_apps)
     started_at = datetime.datetime.now(datetime.timezone.utc)

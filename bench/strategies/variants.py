@@ -55,9 +55,10 @@ def directory(project: Path, kind: str, env: Environment, engine=None) -> Path:
             / ("%s-%s%s-t%s" % (kind, env.key, on, code_digest())))
 
 
-def ensure(project: Path, kind: str, env: Environment, on_note=print, engine=None) -> Variant:
+def ensure(project: Path, kind: str, env: Environment, on_note=print, engine=None, baseline=None) -> Variant:
     """The `kind` variant of `project` for `env`, transforming a copy if not cached; checked on
-    `engine` (default SQLite; a server engine must be serving)."""
+    `engine` (default SQLite; a server engine must be serving) against `baseline`, the original's
+    schema there, when the caller has it."""
     from .transforms import transform
 
     where = directory(project, kind, env, engine)
@@ -68,7 +69,8 @@ def ensure(project: Path, kind: str, env: Environment, on_note=print, engine=Non
     where.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".%s-" % kind, dir=where.parent))
     try:
-        report = transform(kind, project, staging / "project", env, on_note=on_note, engine=engine).to_dict()
+        report = transform(kind, project, staging / "project", env, on_note=on_note, engine=engine,
+                           baseline=baseline).to_dict()
         (staging / "project" / REPORT).write_text(json.dumps(report, sort_keys=True, indent=1),
                                                  encoding="utf-8")
         try:

@@ -55,13 +55,14 @@ __all__ = [
 
 
 def transform(kind: str, source: Path, dest: Path, env: Environment, *, on_note=print,
-              engine=None) -> TransformReport:
+              engine=None, baseline=None) -> TransformReport:
     """Copy `source` to `dest` (which must not exist), transform the copy with `env`'s Django, report.
 
     Per-app failures are in the report; unusable input raises MigbenchError and leaves no `dest`.
     `engine` is where a transformed app must migrate to be kept (default: the embedded SQLite;
     a server engine must be serving): a squashed migration that runs on SQLite can fail on
     PostgreSQL or MariaDB, and the other way round, as it would for a user squashing there.
+    `baseline`: the original's schema on that engine if the caller has it (else migrated here).
     """
     if kind not in TRANSFORMS:
         raise MigbenchError("unknown transformation %r; choose one of %s" % (kind, ", ".join(TRANSFORMS)))
@@ -77,7 +78,7 @@ def transform(kind: str, source: Path, dest: Path, env: Environment, *, on_note=
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.sqlite3", "migbench-transform.json"))
     try:
         with tempfile.TemporaryDirectory(prefix="migbench-transform-") as scratch:
-            return _JOBS[kind](source, dest, env, labels, Path(scratch), on_note, engine).run()
+            return _JOBS[kind](source, dest, env, labels, Path(scratch), on_note, engine, baseline).run()
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise

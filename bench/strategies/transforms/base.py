@@ -30,10 +30,12 @@ class Job:
     kind = ""
 
     def __init__(self, source: Path, project: Path, env: Environment, labels: list[str], scratch: Path, on_note,
-                 engine=None):
+                 engine=None, baseline: Schema | None = None):
         self.source, self.project, self.env, self.on_note = source, project, env, on_note
         self.engine = engine or SCRATCH_ENGINE  # where the copy must migrate and match the original
-        self._baseline: Schema | None | bool = False  # not computed yet
+        # The original's schema on that engine: given by the caller when it has it (the run's
+        # cached baseline), else migrated once here when first needed.
+        self._baseline: Schema | None | bool = baseline if baseline is not None else False
         self.line = resolve_line(env.django_version)
         self.scratch = scratch
         self.runner = ProjectRunner(project, env.python, SCRATCH_ENGINE.fresh(scratch, "scratch", self.line))
