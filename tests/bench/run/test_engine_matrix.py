@@ -36,7 +36,7 @@ pytestmark = pytest.mark.e2e
 # 1.8 is an engine-independent Django matter (tests/bench/strategies/test_strategy_lines.py).
 EVERY = ("all", "per-app", "backward", "squash", "squash-final", "zero", "optimize", "floor")
 LINES = [("1.8", "2.7", ("all", "zero", "floor")), ("2.2", None, ("all", "floor")),
-         ("4.2", None, EVERY), ("6.0", None, ("all", "squash", "floor"))]
+         ("4.2", None, EVERY), ("6.0", None, ("all", "floor"))]
 
 
 def tiny():
