@@ -40,3 +40,20 @@ def own_cache(tmp_path, monkeypatch):
         (root / shared).symlink_to(real / shared, target_is_directory=True)
     monkeypatch.setenv("MIGBENCH_CACHE", str(root))
     return root
+
+
+# The longest first: with 2 workers, a long group scheduled last leaves the other worker idle
+# for its whole length. xdist hands out work in collection order, so the slowest modules go
+# first, then every other real-process (e2e) test, then the fast unit tests, which fill the tail.
+SLOWEST_FIRST = ("tests/bench/run/test_engine_matrix.py", "tests/bench/strategies/test_strategy_lines.py",
+                 "tests/bench/run/test_matrix.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        for position, prefix in enumerate(SLOWEST_FIRST):
+            if item.nodeid.startswith(prefix):
+                return position
+        return len(SLOWEST_FIRST) + (0 if item.get_closest_marker("e2e") else 1)
+
+    items.sort(key=rank)  # stable: the order within a rank is pytest's
