@@ -50,10 +50,15 @@ SLOWEST_FIRST = ("tests/bench/run/test_engine_matrix.py", "tests/bench/strategie
 
 
 def pytest_collection_modifyitems(config, items):
+    """Whole modules move, never single tests: a module's items stay together and in pytest's
+    order, so its module-scoped fixtures (a server, a project) are set up once and in order."""
+    real = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("e2e")}
+
     def rank(item) -> int:
+        module = item.nodeid.split("::")[0]
         for position, prefix in enumerate(SLOWEST_FIRST):
-            if item.nodeid.startswith(prefix):
+            if module == prefix:
                 return position
-        return len(SLOWEST_FIRST) + (0 if item.get_closest_marker("e2e") else 1)
+        return len(SLOWEST_FIRST) + (0 if module in real else 1)
 
     items.sort(key=rank)  # stable: the order within a rank is pytest's

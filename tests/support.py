@@ -109,3 +109,14 @@ def drop_one_add_index(project: Path, pattern: str) -> str:
             model = re.search(r"model_name='(\w+)'", match.group(0)).group(1)
             return "%s_%s" % (app, model)
     raise AssertionError("no AddIndex to remove in %s" % pattern)
+
+
+def gone(process) -> bool:
+    """A psutil.Process has ended (or is a zombie nobody reaped): never fooled by a reused pid,
+    which a busy machine with pid_max 32768 hands out again within minutes."""
+    import psutil
+
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import environment_or_skip
+from support import environment_or_skip, gone
 
 from migbench.bench.engines import server as servers
 from migbench.bench.engines.mariadb import MariadbEngine, driver_requirement
@@ -87,7 +87,7 @@ def test_serving_starts_a_socket_only_server_and_stops_it_leaving_nothing():
                                      "server_version": server.version, "server_product": "MariaDB",
                                      "charset": "utf8/utf8_general_ci"}
         directory = server.directory
-    assert not psutil.pid_exists(server.pid) or psutil.Process(server.pid).status() == psutil.STATUS_ZOMBIE
+    assert gone(process)
     assert not files.exists() and not directory.exists() and engine.server is None
 
 
@@ -99,11 +99,12 @@ def test_cleanup_stale_stops_the_server_of_a_dead_migbench(tmp_path):
     (directory / "owner.json").write_text(json.dumps({"pid": int(dead.stdout), "started": 1.0}))
     engine = MariadbEngine()
     server = engine.start_embedded(directory, binaries)
+    process = psutil.Process(server.pid)
     try:
         info = json.loads((directory / "server.json").read_text())
         (directory / "server.json").write_text(json.dumps(dict(info, pid=server.pid)))  # as serving() writes it
         assert servers.cleanup_stale("mariadb", root=tmp_path / "servers") == [directory]
-        assert not psutil.pid_exists(server.pid) or psutil.Process(server.pid).status() == psutil.STATUS_ZOMBIE
+        assert gone(process)
         assert not directory.exists() and not Path(info["files"]).exists()
     finally:
         engine.stop_embedded(server)  # reaps it (a no-op kill when cleanup_stale did its work)

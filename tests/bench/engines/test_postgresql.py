@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import engine_or_skip, environment_or_skip
+from support import engine_or_skip, environment_or_skip, gone
 
 from migbench.bench.engines import embedded
 from migbench.bench.engines.postgresql import PSYCOPG2_NEW, PSYCOPG2_OLD, PSYCOPG3, PostgresEngine, version_number
@@ -85,7 +85,7 @@ def test_serving_starts_a_private_server_and_stops_it(engine, tmp_path):
         assert described["server"] == "embedded" and described["server_version"] == server.version
         assert any("fsync=off" in note for note in engine.notes(resolve_line("4.2")))
         directory = server.directory
-    assert not psutil.pid_exists(server.pid) or psutil.Process(server.pid).status() == psutil.STATUS_ZOMBIE
+    assert gone(process)
     assert not files.exists() and not directory.exists()
     assert engine.server is None
 
@@ -128,10 +128,11 @@ def test_a_dead_owners_server_is_cleaned_up(engine, tmp_path):
     gone.wait()
     (directory / embedded.OWNER_FILE).write_text(json.dumps({"pid": gone.pid, "started": 0}))
     server = engine.start_embedded(directory, engine.find_binaries())  # as serving() does, then killed
+    process = psutil.Process(server.pid)
     (directory / "server.json").write_text(json.dumps({"pid": server.pid, "files": server.extra["files"]}))
     try:
         assert embedded.cleanup_stale("postgresql", root) == [directory]
-        assert not psutil.pid_exists(server.pid) or psutil.Process(server.pid).status() == psutil.STATUS_ZOMBIE
+        assert gone(process)
         assert not directory.exists() and not Path(server.extra["files"]).exists()
     finally:
         engine.stop_embedded(server)  # reaps it (and stops it, if the cleanup failed)

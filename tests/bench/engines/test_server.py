@@ -13,7 +13,7 @@ import time
 
 import psutil
 import pytest
-from support import engine_or_skip
+from support import engine_or_skip, gone
 
 from migbench.bench import engines
 from migbench.bench.engines import embedded, server
@@ -25,8 +25,9 @@ pytestmark = pytest.mark.xdist_group("engine-server")
 
 def _start_run(own_cache, tmp_path, database):
     """`migbench run quick --database DATABASE` in the background; returns it once its server runs."""
+    # --repeat 50: with the project cached a run takes ~1 s; the signal must find it running
     child = subprocess.Popen([sys.executable, "-m", "migbench", "run", "quick", "--database", database,
-                              "--strategy", "all", "--django", "4.2", "--out", str(tmp_path / "out"),
+                              "--strategy", "all", "--django", "4.2", "--repeat", "50", "--out", str(tmp_path / "out"),
                               "--limiter", "none", "--no-report"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              env=dict(os.environ, MIGBENCH_CACHE=str(own_cache)),
@@ -36,7 +37,7 @@ def _start_run(own_cache, tmp_path, database):
         for info in (own_cache / "servers").glob("*/server.json"):
             pid = json.loads(info.read_text()).get("pid")
             if pid and psutil.pid_exists(pid):
-                return child, info.parent, pid
+                return child, info.parent, psutil.Process(pid)
         if child.poll() is not None:
             pytest.fail("migbench ended before its server ran: %s" % child.stdout.read())
         time.sleep(0.2)
@@ -47,27 +48,27 @@ def _start_run(own_cache, tmp_path, database):
 @pytest.mark.e2e
 def test_ctrl_c_stops_the_embedded_server(own_cache, tmp_path):
     engine_or_skip("postgresql")
-    child, directory, pid = _start_run(own_cache, tmp_path, "postgresql")
+    child, directory, server = _start_run(own_cache, tmp_path, "postgresql")
     child.send_signal(signal.SIGINT)
     output, _ = child.communicate(timeout=120)
     assert child.returncode == 130, output
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert gone(server)
     assert not directory.exists()
 
 
 @pytest.mark.e2e
 def test_a_killed_runs_server_is_cleaned_by_the_next(own_cache, tmp_path):
     engine_or_skip("mariadb")
-    child, directory, pid = _start_run(own_cache, tmp_path, "mariadb")
+    child, directory, server = _start_run(own_cache, tmp_path, "mariadb")
     child.kill()  # no finally runs: the server outlives its migbench
     child.communicate(timeout=60)
-    assert psutil.pid_exists(pid)
+    assert not gone(server)
     files = json.loads((directory / "server.json").read_text()).get("files")
     removed = server.cleanup_stale("mariadb")
     assert directory in removed and not directory.exists()
     assert not files or not os.path.exists(files)
     deadline = time.monotonic() + 30
-    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+    while not gone(server):
         assert time.monotonic() < deadline, "the leftover server still runs"
         time.sleep(0.1)
 
