@@ -124,9 +124,9 @@ def test_a_dead_owners_server_is_cleaned_up(engine, tmp_path):
     root = tmp_path / "servers"
     directory = root / "postgresql-1-dead"
     directory.mkdir(parents=True)
-    gone = subprocess.Popen(["true"])
-    gone.wait()
-    (directory / embedded.OWNER_FILE).write_text(json.dumps({"pid": gone.pid, "started": 0}))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (directory / embedded.OWNER_FILE).write_text(json.dumps({"pid": dead.pid, "started": 0}))
     server = engine.start_embedded(directory, engine.find_binaries())  # as serving() does, then killed
     process = psutil.Process(server.pid)
     (directory / "server.json").write_text(json.dumps({"pid": server.pid, "files": server.extra["files"]}))

@@ -48,27 +48,27 @@ def _start_run(own_cache, tmp_path, database):
 @pytest.mark.e2e
 def test_ctrl_c_stops_the_embedded_server(own_cache, tmp_path):
     engine_or_skip("postgresql")
-    child, directory, server = _start_run(own_cache, tmp_path, "postgresql")
+    child, directory, running = _start_run(own_cache, tmp_path, "postgresql")
     child.send_signal(signal.SIGINT)
     output, _ = child.communicate(timeout=120)
     assert child.returncode == 130, output
-    assert gone(server)
+    assert gone(running)
     assert not directory.exists()
 
 
 @pytest.mark.e2e
 def test_a_killed_runs_server_is_cleaned_by_the_next(own_cache, tmp_path):
     engine_or_skip("mariadb")
-    child, directory, server = _start_run(own_cache, tmp_path, "mariadb")
+    child, directory, running = _start_run(own_cache, tmp_path, "mariadb")
     child.kill()  # no finally runs: the server outlives its migbench
     child.communicate(timeout=60)
-    assert not gone(server)
+    assert not gone(running)
     files = json.loads((directory / "server.json").read_text()).get("files")
     removed = server.cleanup_stale("mariadb")
     assert directory in removed and not directory.exists()
     assert not files or not os.path.exists(files)
     deadline = time.monotonic() + 30
-    while not gone(server):
+    while not gone(running):
         assert time.monotonic() < deadline, "the leftover server still runs"
         time.sleep(0.1)
 
