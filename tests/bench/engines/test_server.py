@@ -50,7 +50,12 @@ def test_ctrl_c_stops_the_embedded_server(own_cache, tmp_path):
     engine_or_skip("postgresql")
     child, directory, running = _start_run(own_cache, tmp_path, "postgresql")
     child.send_signal(signal.SIGINT)
-    output, _ = child.communicate(timeout=120)
+    try:
+        output, _ = child.communicate(timeout=120)
+    finally:  # whatever the assertions below say, leave no server behind
+        if child.poll() is None:
+            child.kill()
+        server.cleanup_stale("postgresql")
     assert "migbench: interrupted" in output, output
     # 130 from run_interruptible; once in a CI run under load (interrupted while the server was
     # starting) the process then ended by SIGINT itself (-2) after printing that line: not yet
@@ -66,6 +71,15 @@ def test_a_killed_runs_server_is_cleaned_by_the_next(own_cache, tmp_path):
     child, directory, running = _start_run(own_cache, tmp_path, "mariadb")
     child.kill()  # no finally runs: the server outlives its migbench
     child.communicate(timeout=60)
+    try:
+        _cleaned_by_the_next(directory, running)
+    finally:  # a failing assertion must not leave the server running
+        server.cleanup_stale("mariadb")
+        if not gone(running):
+            running.kill()
+
+
+def _cleaned_by_the_next(directory, running):
     assert not gone(running)
     files = json.loads((directory / "server.json").read_text()).get("files")
     removed = server.cleanup_stale("mariadb")
