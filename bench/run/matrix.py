@@ -68,9 +68,11 @@ class Matrix:
             yield self
 
 
-def plan_matrix(scenario: Scenario, options: RunOptions, on_note: Callable[[str], None] = print) -> Matrix:
-    """Resolve environments (building missing ones) and the project; nothing is measured."""
-    chosen = available_engines(options)
+def plan_matrix(scenario: Scenario, options: RunOptions, on_note: Callable[[str], None] = print,
+                chosen: list[Engine] | None = None) -> Matrix:
+    """Resolve environments (building missing ones) and the project; nothing is measured.
+    `chosen`: the engines of options.databases, when the caller has already checked them."""
+    chosen = chosen if chosen is not None else available_engines(options)
     target = generation_target(options.djangos, scenario.generator.django)
     project = prepare_project(scenario, target, on_note)
     cells: list[PlannedCell] = []
@@ -146,10 +148,10 @@ def plan_with_notes(scenario: Scenario, options: RunOptions, cap: int | None, pr
 
     What `migbench run` and `migbench bisect` print before their first run.
     """
-    available_engines(options)  # a missing server or an unreachable URL: one line, before any note
+    databases = available_engines(options)  # a missing server or an unreachable URL: one line, before any note
     chosen = limiters.choose(options.limiter, cap)
     progress.note("limiter      %s: %s" % (chosen.name, chosen.why))
-    matrix = plan_matrix(scenario, options, on_note=progress.note)
+    matrix = plan_matrix(scenario, options, on_note=progress.note, chosen=databases)
     for reason in matrix.skipped:
         progress.note("skipped      %s" % reason)
     progress.note("project      %s (generated for Django %s)" % (matrix.project, matrix.project_target))

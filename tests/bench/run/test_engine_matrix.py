@@ -9,13 +9,11 @@ so baselines and variants are made by the test. What the engine modules do by th
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-from dataclasses import replace
 
 import pytest
-from support import drop_one_add_index, engine_or_skip, environment_or_skip
+from support import drop_one_add_index, engine_or_skip, environment_or_skip, tiny_scenario
 
 from migbench.bench import strategies
 from migbench.bench.records import ResultStore
@@ -40,12 +38,7 @@ LINES = [("1.8", "2.7", ("all", "zero", "floor")), ("2.2", None, ("all", "floor"
 
 
 def tiny():
-    scenario = resolve_scenario("quick")
-    params = scenario.generator
-    params = replace(params, seed=2024, apps=2, models_per_app=(2, 2),
-                     history=replace(params.history, migrations_per_app=(2, 2), data_rows=(1, 2)))
-    digest = hashlib.sha256((scenario.sha256 + repr(params)).encode()).hexdigest()
-    return replace(scenario, name="tiny-engines", generator=params, sha256=digest)
+    return tiny_scenario("tiny-engines")
 
 
 @pytest.fixture(scope="module", params=[pytest.param("postgresql", marks=pytest.mark.xdist_group("engine-pg")),

@@ -15,14 +15,12 @@ made by the test, every time, and nothing is left behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-from dataclasses import replace
 
 import pytest
-from support import environment_or_skip
+from support import environment_or_skip, tiny_scenario
 
 from migbench.bench import strategies
 from migbench.bench.records import ResultStore
@@ -31,7 +29,6 @@ from migbench.bench.run.matrix import plan_matrix
 from migbench.bench.run.options import resolve_options
 from migbench.bench.run.progress import Progress
 from migbench.bench.strategies.per_app import arrange
-from migbench.generator.scenario import resolve_scenario
 from migbench.targets import resolve_line
 
 pytestmark = pytest.mark.e2e
@@ -41,14 +38,7 @@ CONTRIB = ("contenttypes", "auth")
 
 
 def tiny():
-    """quick, shrunk to what still has a cross-app dependency and a RunPython on every line
-    (the seed picks such a draw; _check_tiny says so if a generator change loses it)."""
-    scenario = resolve_scenario("quick")
-    params = scenario.generator
-    params = replace(params, seed=2024, apps=2, models_per_app=(2, 2),
-                     history=replace(params.history, migrations_per_app=(2, 2), data_rows=(1, 2)))
-    digest = hashlib.sha256((scenario.sha256 + repr(params)).encode()).hexdigest()
-    return replace(scenario, name="tiny-lines", generator=params, sha256=digest)
+    return tiny_scenario("tiny-lines")
 
 
 @pytest.mark.parametrize("line, python", [("1.8", "2.7"), ("1.11", "2.7"), ("2.2", None), ("4.2", None),
