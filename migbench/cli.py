@@ -13,11 +13,11 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import bisect, check, compare, envs, generate, report, run, scenarios, sweep
+from .commands import bisect, check, compare, envs, generate, image, report, run, scenarios, sweep, vm
 from .errors import MigbenchError
 
 # The subcommands' modules, in the order `migbench --help` lists them.
-COMMANDS = (generate, check, run, report, compare, bisect, sweep, scenarios, envs)
+COMMANDS = (generate, check, run, report, compare, bisect, sweep, scenarios, envs, image, vm)
 
 
 MAX_MESSAGE = 1000  # characters of an error line; the middle of a longer one is cut

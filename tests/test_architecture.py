@@ -30,7 +30,9 @@ ALLOWED = {
     "migbench.bench.report": ("migbench.bench.records", "migbench.bench.analysis"),
     "migbench.bench.strategies": ("migbench.bench.measure", "migbench.bench.engines", "migbench.bench.env",
                                   "migbench.bench.records", "migbench.generator"),
-    "migbench.bench.measure": ("migbench.bench.env", "migbench.bench.records"),
+    # The container and VM limiters ask bench/guests for the image or guest they run the child in.
+    "migbench.bench.measure": ("migbench.bench.env", "migbench.bench.records", "migbench.bench.guests"),
+    "migbench.bench.guests": ("migbench.bench.env",),
     # An engine names the worker script it replays DDL with: worker/__init__ holds only paths.
     "migbench.bench.engines": ("migbench.bench.env", "migbench.bench.measure.worker"),
     "migbench.bench.env": (),

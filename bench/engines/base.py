@@ -19,6 +19,7 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Iterable, Iterator, Sequence
+from urllib.parse import parse_qsl, urlsplit
 
 from migbench.targets import DjangoLine
 
@@ -49,6 +50,23 @@ class Database:
     def replay_argv(self, python: Path | str, statements: Path, events: Path) -> list[str]:
         """The floor: argv of a child that replays captured DDL on this database (no Django)."""
         return self.engine.replay_argv(self, python, statements, events)
+
+    def host_paths(self) -> tuple[Path, ...]:
+        """Host directories a child in a container or VM guest must reach to use this database:
+        the file's directory (SQLite writes its journal beside the file), or the directory of
+        a server's Unix socket (the URL's ?host=)."""
+        if self.path is not None:
+            return (Path(self.path).parent,)
+        for key, value in parse_qsl(urlsplit(self.url).query):
+            if key == "host" and value.startswith("/"):
+                return (Path(value),)
+        return ()
+
+    @property
+    def over_network(self) -> bool:
+        """Reached over TCP (a server URL with a host name): a container then needs a network."""
+        parts = urlsplit(self.url)
+        return self.path is None and not self.host_paths() and bool(parts.hostname)
 
 
 class Engine:

@@ -98,7 +98,7 @@ def ensure(django: str, python: str | None = None) -> Environment:
     env = _load(path)  # fast path: the marker is written atomically and last
     if env is not None and _shim_current(env, shim):
         return env
-    with _locked(path.name):
+    with locked(path.name):
         env = _load(path)  # another process may have built it while we waited
         if env is None:
             _build(path, interp, wanted, shim)
@@ -124,7 +124,7 @@ def ensure_driver(env: Environment, engine: str, requirement: str, module: str, 
     found = _read_marker(marker_path)
     if found.get("requirement") == requirement:
         return found
-    with _locked(env.path.name):
+    with locked(env.path.name):
         found = _read_marker(marker_path)
         if found.get("requirement") == requirement:
             return found
@@ -275,7 +275,7 @@ def _virtualenv_tool() -> Path:
     python = _venv_python(tool)
     if (tool / _TOOL_MARKER).is_file() and python.exists():
         return python
-    with _locked("tool-virtualenv"):
+    with locked("tool-virtualenv"):
         if (tool / _TOOL_MARKER).is_file() and python.exists():
             return python
         if tool.exists():
@@ -396,7 +396,7 @@ def _write_json(target: Path, data: dict) -> None:
 
 
 @contextlib.contextmanager
-def _locked(name: str, blocking: bool = True) -> Iterator[bool]:
+def locked(name: str, blocking: bool = True) -> Iterator[bool]:
     """Hold an exclusive fcntl lock <cache_root>/locks/<name>.lock.
 
     Lock files are never deleted: unlinking a lock file another process holds
@@ -453,7 +453,7 @@ def list_envs() -> list[Environment]:
 
 def remove(env: Environment) -> None:
     """Delete one environment, waiting for anyone building it."""
-    with _locked(env.path.name):
+    with locked(env.path.name):
         shutil.rmtree(env.path, ignore_errors=True)
 
 
@@ -466,7 +466,7 @@ def prune() -> list[Path]:
     for path in _env_dirs():
         if _load(path) is not None:
             continue
-        with _locked(path.name, blocking=False) as got:
+        with locked(path.name, blocking=False) as got:
             if got and _load(path) is None:
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)

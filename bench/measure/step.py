@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Callable
 
 from migbench.bench.env.child import SETTINGS, project_env
+from migbench.bench.env.environments import MARKER as ENV_MARKER
 from migbench.bench.records import events as timeline
 
 from . import limiters
 from .outcome import classify
 from .supervisor import supervise
+from .worker import HERE as WORKER_DIR
 from .worker import MEASURE, TESTDB_DIR
 
 _TAIL_LINES = 30
@@ -132,6 +134,40 @@ def child_argv(spec: StepSpec, ctx: StepContext, events_path: Path) -> list[str]
             "--settings", SETTINGS, "--events", str(events_path), "--"] + list(spec.args)
 
 
+def child_job(spec: StepSpec, ctx: StepContext, argv: list[str], env: dict[str, str],
+              scratch: Path) -> limiters.ChildJob:
+    """The step's child with what a container or VM needs to run it: the paths it touches."""
+    database = ctx.databases[spec.database]
+    paths = [ctx.projects[spec.project], scratch, *database.host_paths()]
+    if spec.kind == "sql" and ctx.ddl is not None:
+        paths.append(ctx.ddl.parent)
+    environment = Path(ctx.python).parent.parent
+    return limiters.ChildJob(
+        argv=tuple(argv), env=env, cwd=Path(ctx.projects[spec.project]), scratch=scratch,
+        paths=tuple(paths), read_only=(WORKER_DIR,),
+        environment=environment if (environment / ENV_MARKER).is_file() else None,
+        network=database.over_network, interval_s=ctx.interval_s,
+        stdout=scratch / "stdout.txt", stderr=scratch / "stderr.txt")
+
+
+def run_child(job: limiters.ChildJob, limiter: limiters.Limiter, stdout, stderr,
+              timeout_s: float | None, interval_s: float,
+              on_sample: Callable[[float, int], None] | None = None):
+    """(child, reading, described): `job` run to its end under `limiter`, as the limiter observed it.
+
+    The one place a limiter's hooks are called in order: wrap the job (a container or a guest
+    may be built here, before the clock starts), supervise the command, ask the limiter what the
+    child did (behind a wall, its sampler's answer), read the cap's counters, describe the cap.
+    """
+    with limiter:
+        command, command_env = limiter.wrap(job)
+        outside = supervise(command, cwd=job.cwd, env=command_env, stdout=stdout, stderr=stderr,
+                            preexec=limiter.preexec, timeout=timeout_s, interval=interval_s,
+                            on_sample=None if limiter.inside else on_sample)
+        child = limiter.observed(outside)
+        return child, limiter.read(), limiter.describe()
+
+
 def run_step(spec: StepSpec, ctx: StepContext,
              on_sample: Callable[[float, int], None] | None = None) -> StepResult:
     """Run one step under its own limiter; classify it like any run."""
@@ -142,14 +178,11 @@ def run_step(spec: StepSpec, ctx: StepContext,
         env = project_env(ctx.databases[spec.database])
         if spec.args[:1] == ("test",):
             env["PYTHONPATH"] = str(TESTDB_DIR)
+        job = child_job(spec, ctx, argv, env, scratch)
         limiter = limiters.choose(ctx.limiter_name, ctx.memory_limit_bytes)
         with open(scratch / "stdout.txt", "wb") as out, open(scratch / "stderr.txt", "wb") as err:
-            with limiter:
-                child = supervise(limiter.command(argv), cwd=ctx.projects[spec.project], env=env,
-                                  stdout=out, stderr=err, preexec=limiter.preexec,
-                                  timeout=ctx.timeout_s, interval=ctx.interval_s, on_sample=on_sample)
-                reading = limiter.read()
-                described = limiter.describe()
+            child, reading, described = run_child(job, limiter, out, err, ctx.timeout_s, ctx.interval_s,
+                                                  on_sample)
         stdout_tail = tail(scratch / "stdout.txt")
         verdict = judge(spec.verdict, child.exit_code,
                         (scratch / "stdout.txt").read_text(encoding="utf-8", errors="replace")

@@ -125,7 +125,7 @@ def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: R
     Repeats are interleaved (all cells once, then again) so a slow drift of
     the machine spreads over cells instead of biasing one.
     """
-    check_same_project(store, scenario, matrix.project_target)
+    check_same_project(store, scenario, matrix.project_target, options.limiter)
     todo = [(planned, repeat) for repeat in range(1, options.repeat + 1) for planned in matrix.cells]
     pending = [(p, r) for p, r in todo if not store.done(p.cell, r)]
     progress.begin(total=len(todo), already=len(todo) - len(pending))

@@ -210,7 +210,7 @@ def _environment(django: str, python: str | None, on_note: Callable[[str], None]
     return env
 
 
-def check_same_project(store: ResultStore, scenario: Scenario, target: str) -> None:
+def check_same_project(store: ResultStore, scenario: Scenario, target: str, limiter: str | None = None) -> None:
     """Refuse to mix, in one --out, records of this scenario measured on another project.
 
     Cells are named by scenario and versions, not by seed or generation
@@ -236,3 +236,19 @@ def check_same_project(store: ResultStore, scenario: Scenario, target: str) -> N
                 "%s holds %s records measured on the project generated for Django %s, but this "
                 "matrix generates for %s; add --django %s to the matrix or use another --out"
                 % (store.root, scenario.name, other, target, other))
+        measured = _world((record.limiter or {}).get("name"))
+        if limiter is not None and measured != _world(limiter):
+            raise MigbenchError(
+                "%s holds %s records measured %s, this run measures %s (cells are not named by limiter, "
+                "so they would be mixed); use another --out" % (
+                    store.root, scenario.name, _where(measured), _where(_world(limiter))))
+
+
+def _world(limiter: str | None) -> str:
+    """Where a limiter runs the child: the host (every host limiter), or a container or VM."""
+    return limiter if limiter in limiters.WALLED else "host"
+
+
+def _where(world: str) -> str:
+    return {"host": "on the host", "vm": "in a QEMU guest (--limiter vm)"}.get(
+        world, "in %s containers (--limiter %s)" % (world, world))

@@ -71,6 +71,9 @@ def parse_bounds(low: str, high: str, tolerance: str) -> tuple[int, int, int]:
 def command_probe(argv: Sequence[str], limiter: str = "auto", timeout_s: float | None = None,
                   interval_s: float = DEFAULT_INTERVAL) -> Callable[[int, int], Probe]:
     """A probe running `argv` under the real limiter at each cap (not recorded anywhere)."""
+    if limiter in limiters.WALLED:
+        raise MigbenchError("--limiter %s runs migbench's own environments in a container or guest, not "
+                            "an arbitrary --command; bisect a scenario with it, or use a host limiter" % limiter)
 
     def probe(cap: int, repeat: int) -> Probe:
         capped = limiters.choose(limiter, cap)
@@ -160,7 +163,7 @@ def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, 
                             "cap; use --limiter auto, cgroup2, cgroup1, systemd or rlimit")
     matrix = plan_with_notes(scenario, options, high, progress)
     store = ResultStore(out)
-    check_same_project(store, scenario, matrix.project_target)
+    check_same_project(store, scenario, matrix.project_target, options.limiter)
     # high, low, the bisection, two confirmations, the uncapped run: a guess (widening adds more)
     steps = math.ceil(math.log2((high - low) / tolerance))
     progress.begin(total=len(matrix.cells) * (4 + steps + int(uncapped)), already=0)

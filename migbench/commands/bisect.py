@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
                     "resumes. Exit status: 0 when every cell got an answer, 1 when one did not (--high "
                     "fails, an error or timeout, a threshold too noisy), 2 for unusable input.")
     add_scenario_argument(parser, optional=False)
-    add_cell_options(parser, limiters="auto, cgroup2, cgroup1, systemd or rlimit")
+    add_cell_options(parser, limiters="auto, cgroup2, cgroup1, systemd, rlimit, docker, podman or vm")
     parser.add_argument("--low", default="64M", help="smallest cap to try (default: 64M)")
     parser.add_argument("--high", default="4G", help="largest cap to try; tried first (default: 4G)")
     parser.add_argument("--tolerance", default="8M", help="stop when the bracket is this narrow (default: 8M)")
@@ -60,7 +60,7 @@ def handle(args) -> int:
     options = resolve_options(cli, resolved.run, resolved.source)
     if options.limiter == "none":
         raise MigbenchError("--limiter none cannot cap memory, and every probe of a bisection runs under a "
-                            "cap; use --limiter auto, cgroup2, cgroup1, systemd or rlimit")
+                            "cap; use --limiter auto, cgroup2, cgroup1, systemd, rlimit, docker, podman or vm")
     out = Path(args.out) if args.out else default_out(resolved.name + "-bisect")
     check_out(out)  # a bad --out found after the probes would lose them
     check_same_out(out, resolved, options)

@@ -44,7 +44,11 @@ def add_scenario_argument(parser, optional: bool = True) -> None:
         parser.add_argument("scenario", help=SCENARIO_HELP)
 
 
-def add_cell_options(parser, limiters: str = "auto, cgroup2, cgroup1, systemd, rlimit or none") -> None:
+LIMITERS = ("auto, cgroup2, cgroup1, systemd, rlimit, none, or one chosen by name only: docker or "
+            "podman (a container per run), vm (a QEMU guest per run whose RAM is the cap)")
+
+
+def add_cell_options(parser, limiters: str = LIMITERS) -> None:
     """The options run, bisect and sweep share: which cells, how each run is limited and sampled."""
     parser.add_argument("--django", help="comma-separated Django lines or releases, e.g. 1.8,1.9,5.2 "
                                          "(default: the scenario's [run], else the installed Django)")
@@ -164,7 +168,8 @@ def check_same_out(out: Path, scenario, options) -> None:
     from migbench.bench.run.matrix import check_same_project
     from migbench.bench.run.options import generation_target
 
-    check_same_project(ResultStore(out), scenario, generation_target(options.djangos, scenario.generator.django))
+    check_same_project(ResultStore(out), scenario, generation_target(options.djangos, scenario.generator.django),
+                       options.limiter)
 
 
 def _reason(error: OSError) -> str:

@@ -8,6 +8,14 @@ run goes through one of these limiters:
     systemd   systemd-run --scope -p MemoryMax=...    peak: the scope's memory.peak, if found
     rlimit    RLIMIT_AS in the child                  peak: none (use wait4's ru_maxrss)
     none      nothing                                 peak: none
+    docker    a container, --memory = --memory-swap   peak: the container's cgroup, read inside
+    podman    the same with Podman                    peak: the container's cgroup, read inside
+    vm        a QEMU guest whose RAM is the cap       peak: sampled inside the guest
+
+The last three run the child behind a wall (a container runtime, a guest
+kernel) and observe it from inside (worker/inside.py); `auto` never picks them:
+they cost an image build and seconds per run, and answer another question (what
+a container or a 512 MB machine does to migrate, not only how much it needs).
 
 Usage (the runner's side):
 
@@ -32,6 +40,9 @@ One module per mechanism, this package's face on top:
     cgroup    the shared cgroup life cycle, Cgroup2Limiter, Cgroup1Limiter, cleanup_stale
     systemd   SystemdLimiter
     rlimit    RlimitLimiter
+    walled    what the container and VM limiters share (the sampler's summary, paths, env)
+    container DockerLimiter, PodmanLimiter
+    vm        VmLimiter
     __init__  NAMES, choose(): which limiter, and why; re-exports the names above
 """
 
@@ -39,18 +50,23 @@ from __future__ import annotations
 
 from migbench.units import format_size
 
-from .base import Host, Limiter, LimiterError, LimitReading, Probe
+from .base import ChildJob, Host, Limiter, LimiterError, LimitReading, Probe
 from .cgroup import Cgroup1Limiter, Cgroup2Limiter, cleanup_stale
+from .container import DockerLimiter, PodmanLimiter
 from .rlimit import RlimitLimiter
 from .systemd import SystemdLimiter
+from .vm import VmLimiter
 
 __all__ = [
-    "NAMES", "choose", "cleanup_stale",
-    "Limiter", "LimitReading", "LimiterError", "Host", "Probe",
+    "NAMES", "WALLED", "choose", "cleanup_stale",
+    "ChildJob", "Limiter", "LimitReading", "LimiterError", "Host", "Probe",
     "Cgroup2Limiter", "Cgroup1Limiter", "SystemdLimiter", "RlimitLimiter",
+    "DockerLimiter", "PodmanLimiter", "VmLimiter",
 ]
 
-NAMES = ("auto", "cgroup2", "cgroup1", "systemd", "rlimit", "none")
+NAMES = ("auto", "cgroup2", "cgroup1", "systemd", "rlimit", "none", "docker", "podman", "vm")
+# Chosen by name only, and not offered as alternatives to a host limiter that is missing.
+WALLED = ("docker", "podman", "vm")
 
 _CLASSES: dict[str, type[Limiter]] = {
     "cgroup2": Cgroup2Limiter,
@@ -58,6 +74,9 @@ _CLASSES: dict[str, type[Limiter]] = {
     "systemd": SystemdLimiter,
     "rlimit": RlimitLimiter,
     "none": Limiter,
+    "docker": DockerLimiter,
+    "podman": PodmanLimiter,
+    "vm": VmLimiter,
 }
 # A cgroup first: it caps RSS and its peak counter is the most honest peak. Without a
 # cap only the cgroups are worth it (for the peak); systemd's scope vanishes too early.
@@ -66,7 +85,8 @@ _AUTO_UNCAPPED = ("cgroup2", "cgroup1", "none")
 
 
 def _available(host: Host) -> list[str]:
-    return [name for name, cls in _CLASSES.items() if cls.probe(host).ok]
+    """The host limiters usable here (the walled ones are never suggested: they need a runtime)."""
+    return [name for name, cls in _CLASSES.items() if name not in WALLED and cls.probe(host).ok]
 
 
 def choose(name: str = "auto", limit_bytes: int | None = None, *,
@@ -86,6 +106,8 @@ def choose(name: str = "auto", limit_bytes: int | None = None, *,
             "--limiter none cannot cap memory at %s; drop the cap, or use one of: %s"
             % (format_size(limit_bytes),
                ", ".join(n for n in _available(host) if n != "none")))
+    if name == "vm" and not limit_bytes:
+        raise LimiterError("--limiter vm boots a guest whose RAM is the cap: give one, e.g. --memory 512M")
     if name != "auto":
         cls = _CLASSES[name]
         probe = cls.probe(host)

@@ -40,6 +40,32 @@ class LimitReading:
 
 
 @dataclass(frozen=True)
+class ChildJob:
+    """One child as the step means it, wherever a limiter runs it.
+
+    On the host a limiter only wraps `argv`; a container or a VM guest also needs to
+    know what to bring along: `paths` the child reads and writes (the project, the
+    step's scratch files, the database's directory or socket), `read_only` ones (the
+    worker scripts), the migbench `environment` its interpreter belongs to, and
+    whether the database is reached over the `network` (a TCP server).
+    """
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    cwd: Path
+    scratch: Path  # a private directory of this step, for the limiter's own files
+    paths: tuple[Path, ...] = ()
+    read_only: tuple[Path, ...] = ()
+    environment: Path | None = None
+    network: bool = False
+    interval_s: float = 0.02  # how often a sampler inside samples RSS
+    # The step's output files: a limiter whose child writes elsewhere (a VM guest's console is
+    # not its stdout) appends the child's output to these after the run.
+    stdout: Path | None = None
+    stderr: Path | None = None
+
+
+@dataclass(frozen=True)
 class Host:
     """Where limiters look. The default is this machine; tests pass a fake cgroupfs.
 
@@ -124,6 +150,9 @@ class Limiter:
 
     name: ClassVar[str] = "none"
     label: ClassVar[str] = "none"
+    # True when the child runs behind a wall (a container, a VM guest): what the supervisor
+    # samples outside is the runtime's process, and observed() answers from inside instead.
+    inside: ClassVar[bool] = False
 
     def __init__(self, limit_bytes: int | None, why: str, probe: Probe | None = None,
                  host: Host | None = None):
@@ -146,6 +175,16 @@ class Limiter:
     def command(self, argv: list[str]) -> list[str]:
         """The command line to start: `argv` itself, or wrapped (systemd-run)."""
         return list(argv)
+
+    def wrap(self, job: ChildJob) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment to start for `job` (host limiters: command())."""
+        return self.command(list(job.argv)), dict(job.env)
+
+    def observed(self, outside):
+        """What the child did, from what the supervisor saw of the started command (a
+        supervisor.ChildResult). On the host that is the child itself; a container or VM
+        limiter answers with what its sampler saw inside (bench/measure/worker/inside.py)."""
+        return outside
 
     def preexec(self) -> None:
         """Runs in the forked child before exec. Must stay fork-safe: no logging, no locks."""

@@ -182,7 +182,7 @@ def test_list_envs_prune_and_remove(cache):
     busy = fake_env(cache, "py3.13.0-django6.0.10", marker=False)
 
     assert [e.path for e in list_envs()] == [good]
-    with environments._locked(busy.name):  # someone is building it right now
+    with environments.locked(busy.name):  # someone is building it right now
         removed = prune()
     assert sorted(removed) == sorted([half, torn])
     assert good.exists() and busy.exists()
