@@ -94,3 +94,15 @@ def need_runtime(name: str) -> runtime.Runtime:
             pytest.fail("CI must provide %s: %s" % (name, why))
         pytest.skip(why)
     return engine
+
+
+def need_vm() -> None:
+    """Skip (fail under CI=true) unless the VM limiter can boot a guest here: QEMU installed and the
+    guest image built or buildable (.ci/run installs qemu-system-x86 and debootstrap)."""
+    from migbench.bench.guests import vm
+
+    why = vm.unavailable()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must provide QEMU for the VM limiter: %s" % why)
+        pytest.skip(why)

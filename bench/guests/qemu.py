@@ -181,8 +181,9 @@ def _probe_kvm(image: GuestImage) -> tuple[str, str]:
         text = console.read_text(errors="replace") if console.exists() else ""
     if _PROBE_PANIC in text:
         return "kvm", "KVM booted the guest kernel in %.1f s" % seconds
-    lines = [line for line in output.splitlines() if line.strip() and "warning:" not in line]
-    return "tcg", "QEMU with KVM failed (%s): TCG instead" % (lines[-1][:160] if lines else "no kernel output")
+    lines = [line.split(": ", 1)[-1] for line in output.splitlines() if line.strip() and "warning:" not in line]
+    return "tcg", "QEMU with KVM did not boot the guest kernel (%s): TCG instead" % (
+        lines[-1][:160] if lines else "exit status %d, no kernel output" % done.returncode)
 
 
 def _boot_id() -> str:

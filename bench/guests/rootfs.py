@@ -141,6 +141,8 @@ def _build(kind: str, place: Path) -> None:
             raise RootfsError("debootstrap of the %s image failed (exit %d: %s); check that %s "
                               "is reachable, or set MIGBENCH_DEBIAN_MIRROR to a Debian mirror that is"
                               % (kind, done.returncode, last[0][:200], source))
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):  # ~160 MB of .debs and indexes
+            _empty(scratch / "root" / cache)
         (scratch / MARKER).write_text(json.dumps({
             "kind": kind, "suite": release, "variant": VARIANT, "packages": list(packages),
             "mirror": source, "digest": digest(kind), "built_at": time.time(),
@@ -152,6 +154,13 @@ def _build(kind: str, place: Path) -> None:
                           "MIGBENCH_DEBIAN_MIRROR" % (kind, _TIMEOUT, source)) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _empty(directory: Path) -> None:
+    """Remove the files in `directory` (apt's caches: the root never installs again), keep the tree."""
+    for path in directory.glob("*"):
+        if path.is_file() or path.is_symlink():
+            path.unlink()
 
 
 def _os_release() -> dict[str, str]:

@@ -24,7 +24,6 @@ Side effects: write_job and boot write into the job directory; boot runs QEMU.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -34,7 +33,8 @@ from pathlib import Path
 
 from migbench.errors import MigbenchError
 
-from .qemu import CONSOLE, Share, accel, cached_accel, qemu_argv, qemu_binary, share_problem, tagged, unavailable
+from . import qemu
+from .qemu import CONSOLE, Share, accel, cached_accel, qemu_argv, qemu_binary, share_problem, tagged
 from .vm_image import GuestImage, ensure_guest_image, find_guest_image, missing_tools
 
 __all__ = ["GuestImage", "GuestRun", "Share", "accel", "boot", "cached_accel", "ensure_guest_image",
@@ -62,6 +62,16 @@ class GuestRun:
     run_seconds: float | None = None  # command start -> end, on the guest's clock
     stdout: str = field(default="", repr=False)
     stderr: str = field(default="", repr=False)
+
+
+def unavailable() -> str | None:
+    """Why no guest can run here (one line with the fix), or None. A root that is not built
+    yet is not a reason: ensure_guest_image() builds it, or says in one line why it cannot."""
+    reason = qemu.unavailable()
+    if reason is None and find_guest_image() is None and missing_tools():
+        reason = ("%s missing: the guest disk is made with e2fsprogs: apt-get install e2fsprogs"
+                  % " and ".join(missing_tools()))
+    return reason
 
 
 def write_job(job_dir: Path, *, argv: list[str], env: dict[str, str], cwd: Path, shares: list[Share]) -> None:

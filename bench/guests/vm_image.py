@@ -14,7 +14,9 @@ names its own digest, its marker its build), the kernel release, the init script
 and the initramfs recipe: changing any of them is a new image, never a stale one.
 
 Built in a hidden sibling directory and renamed into place under a lock, so two
-processes build once and a killed build leaves nothing that looks finished.
+processes build once and a killed build leaves nothing that looks finished. A new
+image of the default root removes the images it supersedes (a guest already booted
+from one keeps its open files).
 
 Side effects: writes under <cache>/guests; runs mkfs.ext4 and debugfs (e2fsprogs).
 """
@@ -87,8 +89,10 @@ def find_guest_image(root: Path | None = None) -> GuestImage | None:
 def ensure_guest_image(root: Path | None = None) -> GuestImage:
     """The guest image, built on first use (the root too: debootstrap, a few minutes).
 
-    `root` is a finished root directory (default: rootfs.ensure("vm")).
+    `root` is a finished root directory (default: rootfs.ensure("vm"), and then a new
+    image removes the ones it supersedes).
     """
+    default = root is None
     if root is None:
         from . import rootfs
 
@@ -100,7 +104,7 @@ def ensure_guest_image(root: Path | None = None) -> GuestImage:
     with environments.locked(place.name):
         found = _load(place)
         if found is None:
-            _build(root, place)
+            _build(root, place, prune=default)
             found = _load(place)
             assert found is not None, place
             return GuestImage(found.kernel, found.initrd, found.disk, found.digest, found.details, built_now=True)
@@ -122,11 +126,11 @@ def missing_tools() -> list[str]:
     return [tool for tool in ("mkfs.ext4", "debugfs") if _which(tool) is None]
 
 
-def _build(root: Path, place: Path) -> None:
+def _build(root: Path, place: Path, prune: bool) -> None:
     missing = missing_tools()
     if missing:
-        raise MigbenchError("%s not installed; building the guest disk needs them: apt-get install e2fsprogs"
-                            % " and ".join(missing) + (" is" if len(missing) == 1 else " are"))
+        raise MigbenchError("%s %s not installed; building the guest disk needs e2fsprogs: apt-get install "
+                            "e2fsprogs" % (" and ".join(missing), "is" if len(missing) == 1 else "are"))
     started = time.monotonic()
     place.parent.mkdir(parents=True, exist_ok=True)
     for stale in place.parent.glob(".%s.building-*" % place.name):  # killed builds (we hold the lock)
@@ -152,6 +156,10 @@ def _build(root: Path, place: Path) -> None:
         os.rename(scratch, place)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if prune:
+        for older in place.parent.glob("vm-*"):  # superseded images: ~1 GB each, never used again
+            if older != place:
+                shutil.rmtree(older, ignore_errors=True)
 
 
 def _kernel(root: Path, release: str, target: Path) -> str:
@@ -192,8 +200,9 @@ def _disk(root: Path, image: Path) -> int:
                         "sif %(init)s uid 0\nsif %(init)s gid 0\n" % {"init": GUEST_INIT, "source": INIT_SCRIPT})
     _tool(["debugfs", "-w", "-f", str(commands), str(image)], "debugfs (installing %s)" % GUEST_INIT)
     commands.unlink()
-    check = subprocess.run([_which("debugfs") or "debugfs", "-R", "stat %s" % GUEST_INIT, str(image)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, errors="replace", timeout=_TOOL_TIMEOUT)
+    check = subprocess.run([_which("debugfs") or "debugfs", "-R", "stat %s" % GUEST_INIT, str(image)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                           timeout=_TOOL_TIMEOUT)
     if "Mode:  0755" not in check.stdout:
         raise MigbenchError("could not install %s into the guest disk: %s" % (GUEST_INIT, check.stdout[-300:]))
     return used

@@ -146,7 +146,7 @@ def child_job(spec: StepSpec, ctx: StepContext, argv: list[str], env: dict[str, 
         argv=tuple(argv), env=env, cwd=Path(ctx.projects[spec.project]), scratch=scratch,
         paths=tuple(paths), read_only=(WORKER_DIR,),
         environment=environment if (environment / ENV_MARKER).is_file() else None,
-        network=database.over_network, interval_s=ctx.interval_s,
+        network=database.over_network, interval_s=ctx.interval_s, timeout_s=ctx.timeout_s,
         stdout=scratch / "stdout.txt", stderr=scratch / "stderr.txt")
 
 
@@ -161,6 +161,8 @@ def run_child(job: limiters.ChildJob, limiter: limiters.Limiter, stdout, stderr,
     """
     with limiter:
         command, command_env = limiter.wrap(job)
+        if timeout_s is not None:
+            timeout_s += limiter.start_stop_allowance
         outside = supervise(command, cwd=job.cwd, env=command_env, stdout=stdout, stderr=stderr,
                             preexec=limiter.preexec, timeout=timeout_s, interval=interval_s,
                             on_sample=None if limiter.inside else on_sample)

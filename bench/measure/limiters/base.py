@@ -59,6 +59,7 @@ class ChildJob:
     environment: Path | None = None
     network: bool = False
     interval_s: float = 0.02  # how often a sampler inside samples RSS
+    timeout_s: float | None = None  # the step's time limit: a sampler inside enforces it itself
     # The step's output files: a limiter whose child writes elsewhere (a VM guest's console is
     # not its stdout) appends the child's output to these after the run.
     stdout: Path | None = None
@@ -153,6 +154,10 @@ class Limiter:
     # True when the child runs behind a wall (a container, a VM guest): what the supervisor
     # samples outside is the runtime's process, and observed() answers from inside instead.
     inside: ClassVar[bool] = False
+    # Seconds the wall may add around the child (start a container, boot a guest): the
+    # supervisor outside allows that much more than the step's timeout, which the sampler
+    # inside enforces on the child itself (so a timed-out child still leaves its samples).
+    start_stop_allowance: ClassVar[float] = 0.0
 
     def __init__(self, limit_bytes: int | None, why: str, probe: Probe | None = None,
                  host: Host | None = None):

@@ -33,6 +33,7 @@ class ContainerLimiter(Limiter):
 
     runtime_name: ClassVar[str]
     inside = True
+    start_stop_allowance = 60.0  # seconds: start and remove a container
 
     def __init__(self, limit_bytes, why, probe=None, host=None):
         super().__init__(limit_bytes, why, probe, host)
@@ -90,7 +91,7 @@ class ContainerLimiter(Limiter):
             command += ["--volume", "%s:%s%s" % (path, path, mode)]
         command.append(self.image.tag)
         command += walled.sampler_argv(self.image.python, self._summary_path, argv, job.interval_s,
-                                       cgroup=True)
+                                       cgroup=True, timeout_s=job.timeout_s)
         return command, dict(os.environ)
 
     def observed(self, outside):

@@ -44,6 +44,7 @@ class VmLimiter(Limiter):
     name = "vm"
     label = "vm"
     inside = True
+    start_stop_allowance = 300.0  # seconds: boot a guest under TCG, power it off
 
     def __init__(self, limit_bytes, why, probe=None, host=None):
         super().__init__(limit_bytes, why, probe, host)
@@ -92,7 +93,8 @@ class VmLimiter(Limiter):
         shares = [vm.Share(p, read_only=False) for p in writable] + [vm.Share(p, read_only=True)
                                                                      for p in read_only]
         summary = self._job_dir / walled.SUMMARY
-        argv = walled.sampler_argv(job.argv[0], summary, list(job.argv), job.interval_s, cgroup=False)
+        argv = walled.sampler_argv(job.argv[0], summary, list(job.argv), job.interval_s, cgroup=False,
+                                   timeout_s=job.timeout_s)
         vm.write_job(self._job_dir, argv=argv, env=walled.own_env(dict(job.env)), cwd=job.cwd, shares=shares)
         command = vm.qemu_argv(self.image, memory_bytes=self.limit_bytes, job_dir=self._job_dir,
                                shares=shares, accel=self.accel[0])
@@ -119,6 +121,9 @@ class VmLimiter(Limiter):
                        accel_why=self.accel[1] if self.accel else None,
                        guest=run.guest if run else None,
                        guest_exit_status=run.exit_status if run else None,
+                       guest_why=run.why if run else None,
+                       boot_s=run.boot_seconds if run else None,
+                       guest_run_s=run.run_seconds if run else None,
                        guest_kernel_oom=kills[:6],
                        console_tail=None if (run is None or self._summary) else run.console_tail,
                        peak="sampled inside the guest (RSS of the child's tree); the guest has no cgroup")

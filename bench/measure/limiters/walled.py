@@ -31,9 +31,11 @@ _HUGE = 1 << 60  # a cgroup v1 "no limit" reads as 2^63 rounded to pages
 
 
 def sampler_argv(python: str, summary: Path, argv: list[str], interval_s: float,
-                 cgroup: bool) -> list[str]:
+                 cgroup: bool, timeout_s: float | None = None) -> list[str]:
     """argv of inside.py running `argv` with the target environment's own interpreter."""
     flags = ["--summary", str(summary), "--interval", "%g" % interval_s]
+    if timeout_s is not None:
+        flags += ["--timeout", "%g" % timeout_s]
     if cgroup:
         flags.append("--cgroup")
     return [python, str(INSIDE)] + flags + ["--"] + list(argv)
@@ -94,7 +96,7 @@ def child_result(summary: dict | None, outside: ChildResult) -> ChildResult:
         hwm_bytes=summary["hwm_bytes"],
         parent_rss_bytes=summary["sampler_rss_bytes"],
         samples=[(t, rss) for t, rss in summary.get("samples", [])],
-        timed_out=outside.timed_out,
+        timed_out=outside.timed_out or bool(summary.get("timed_out")),
         started_at=summary["started_at"],
     )
 

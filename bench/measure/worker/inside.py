@@ -8,12 +8,14 @@ exit status and wall time are the runtime's, not migrate's. This is the
 minimal supervisor on the other side of that wall (bench/measure/supervisor.py
 is the one on the host; same readings, no psutil, no pidfd before 3.9):
 
-    python inside.py --summary FILE [--interval S] [--cgroup] -- ARGV...
+    python inside.py --summary FILE [--interval S] [--timeout S] [--cgroup] -- ARGV...
 
 It starts ARGV (environment and working directory inherited), samples the RSS
 of ARGV's process tree from /proc every S seconds (default 0.02) together with
 the root's VmHWM, reaps it with wait4 (ru_maxrss, CPU times, exit status or
-signal), then writes FILE as one JSON object (atomically: a half-written
+signal; with --timeout, SIGKILLs its tree after that many seconds and says
+so, so a run that outlives its time still leaves its samples), then writes
+FILE as one JSON object (atomically: a half-written
 summary never exists). With --cgroup it also reads the cgroup it runs in (a
 container's own: peak charged, OOM kills, the cap), which is where a
 container's OOM kill is counted. It exits 0 once FILE is written, whatever
@@ -39,33 +41,35 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def main(args):
-    summary, interval, cgroup = None, 0.02, False
+    summary, interval, cgroup, timeout = None, 0.02, False, None
     while args and args[0] != "--":
         flag = args.pop(0)
         if flag == "--summary":
             summary = args.pop(0)
         elif flag == "--interval":
             interval = float(args.pop(0))
+        elif flag == "--timeout":
+            timeout = float(args.pop(0))
         elif flag == "--cgroup":
             cgroup = True
         else:
             sys.stderr.write("inside.py: unknown option %s\n" % flag)
             return 2
     if not args or summary is None:
-        sys.stderr.write("usage: inside.py --summary FILE [--interval S] [--cgroup] -- ARGV...\n")
+        sys.stderr.write("usage: inside.py --summary FILE [--interval S] [--timeout S] [--cgroup] -- ARGV...\n")
         return 2
     argv = args[1:]
     facts = {"format": FORMAT, "python": sys.version.split()[0], "argv": argv,
              "memory": meminfo(), "overcommit": overcommit(), "interval_s": interval}
-    facts.update(run(argv, interval))
+    facts.update(run(argv, interval, timeout))
     if cgroup:
         facts["cgroup"] = read_cgroup()
     write_json(summary, facts)
     return 0
 
 
-def run(argv, interval):
-    """Start argv, sample its tree until it exits, return what was seen."""
+def run(argv, interval, timeout=None):
+    """Start argv, sample its tree until it exits (or the timeout kills it), return what was seen."""
     sampler_rss = rss(os.getpid())
     started_at = time.time()
     try:
@@ -76,6 +80,7 @@ def run(argv, interval):
     samples, peak, hwm = [], 0, 0
     next_sample = 0.0
     status = usage = None
+    timed_out = False
     try:
         while True:
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -89,6 +94,9 @@ def run(argv, interval):
                 if total:
                     samples.append([round(now, 4), total])
                     peak = max(peak, total)
+            if timeout is not None and now > timeout and not timed_out:
+                timed_out = True
+                kill_tree(child.pid)
             waiter.wait(max(next_sample - (time.time() - started_at), 0.0))
     finally:
         child.returncode = 0  # reaped here: Popen must not wait again
@@ -107,6 +115,7 @@ def run(argv, interval):
         "hwm_bytes": hwm,
         "sampler_rss_bytes": sampler_rss,
         "samples": samples,
+        "timed_out": timed_out,
     }
 
 
@@ -134,6 +143,15 @@ class ExitWaiter(object):
         if self.fd is not None:
             os.close(self.fd)
         self.fd = self.poll = None
+
+
+def kill_tree(pid):
+    """SIGKILL pid and every descendant (leaves first, so none is orphaned and missed)."""
+    for member in reversed(tree(pid)):
+        try:
+            os.kill(member, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def rss(pid):

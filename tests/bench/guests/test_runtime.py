@@ -118,11 +118,12 @@ def test_a_failed_command_is_one_line_with_the_fix(engine):
 
 
 @pytest.mark.e2e
-def test_podman_needs_its_ulimits_here(engine, base):
+@pytest.mark.xdist_group("podman")
+def test_podman_needs_its_ulimits_here():
     """The reason run_flags() exists: without the two ulimits podman's runc cannot start a container
     where root lacks CAP_SYS_RESOURCE (this machine kind); with them it always can."""
-    if engine.name != "podman":
-        pytest.skip("a podman fact")
+    engine = need_runtime("podman")
+    base = images.ensure_base(engine)
     done = engine.call("run", "--rm", "--network", "none", *engine.run_flags(), base, "true")
     assert done.returncode == 0, done.stderr
     bare = engine.call("run", "--rm", "--network", "none", base, "true")

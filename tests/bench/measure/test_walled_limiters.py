@@ -50,8 +50,8 @@ def run(name, cap, code, environment, tmp_path):
 
 @pytest.fixture(scope="module")
 def docker():
-    need_runtime("docker")
     with docker_daemon():
+        need_runtime("docker")
         yield
 
 
