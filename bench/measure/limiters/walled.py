@@ -116,6 +116,8 @@ def facts(summary: dict | None, outside: ChildResult) -> dict:
         "sampler_rss_bytes": summary.get("sampler_rss_bytes"),
         "memory_seen_inside": summary.get("memory"),
         "overcommit": summary.get("overcommit"),
+        # machine-wide counters over the child's life: inside a guest they are the guest's own
+        "vmstat": summary.get("vmstat"),
         "inside_wall_s": round(summary["wall_s"], 4),
         "outside_wall_s": round(outside.wall_s, 4),
         # what starting and stopping the container or guest cost this step, on top of the child

@@ -61,7 +61,12 @@ def main(args):
     argv = args[1:]
     facts = {"format": FORMAT, "python": sys.version.split()[0], "argv": argv,
              "memory": meminfo(), "overcommit": overcommit(), "interval_s": interval}
+    before = vmstat()
     facts.update(run(argv, interval, timeout))
+    after = vmstat()
+    # What the machine went through meanwhile: major faults and refaults show a guest thrashing
+    # (re-reading code evicted under memory pressure) long before, or instead of, an OOM kill.
+    facts["vmstat"] = dict((key, after[key] - before.get(key, 0)) for key in after)
     if cgroup:
         facts["cgroup"] = read_cgroup()
     write_json(summary, facts)
@@ -220,6 +225,16 @@ def meminfo():
 def overcommit():
     return {"memory": number("/proc/sys/vm/overcommit_memory"),
             "ratio": number("/proc/sys/vm/overcommit_ratio")}
+
+
+_VMSTAT = ("pgmajfault", "pgfault", "workingset_refault_file", "workingset_refault", "pswpin",
+           "pswpout", "oom_kill", "allocstall_normal", "allocstall_movable", "pgscan_direct")
+
+
+def vmstat():
+    """The counters of /proc/vmstat that tell thrashing and OOM kills (machine-wide)."""
+    found = keyed("/proc/vmstat")
+    return dict((key, found[key]) for key in _VMSTAT if key in found)
 
 
 def number(path):

@@ -40,6 +40,7 @@ def test_a_child_that_fits_leaves_its_samples_peak_and_status(python, tmp_path):
     assert data["samples"] and data["wall_s"] >= 0.3
     assert data["cgroup"]["version"] in (1, 2, None) and data["memory"]["total_bytes"] > 0
     assert data["sampler_rss_bytes"] > 0
+    assert data["vmstat"]["pgfault"] > 0  # the child's start-up alone faults pages in
 
 
 @pytest.mark.parametrize("python", pythons())
