@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
+from . import __version__, provenance
 from .commands import bisect, check, compare, envs, generate, image, report, run, scenarios, sweep, vm
 from .errors import MigbenchError
 
@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    # The commit the code of this process was loaded from, read now and kept (cached): read at
+    # the first record's writing, a checkout updated under a long run would be named instead.
+    provenance.git_commit()
     try:
         return args.handler(args)
     except MigbenchError as error:

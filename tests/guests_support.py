@@ -106,3 +106,16 @@ def need_vm() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail("CI must provide QEMU for the VM limiter: %s" % why)
         pytest.skip(why)
+
+
+# The container runtimes as test parameters: each in its own xdist group, so the worker that started a
+# dockerd is the only one using it, and stops it when its module is done.
+RUNTIMES = [pytest.param("docker", marks=pytest.mark.xdist_group("docker")),
+            pytest.param("podman", marks=pytest.mark.xdist_group("podman"))]
+
+
+@contextlib.contextmanager
+def runtime_ready(name: str) -> Iterator[runtime.Runtime]:
+    """The runtime `name`, able to run containers for the block (a dockerd started for it if need be)."""
+    with docker_daemon() if name == "docker" else contextlib.nullcontext():
+        yield need_runtime(name)

@@ -6,7 +6,9 @@ interpreter (Python 2.7 .. 3.13, stdlib only, the same rules as measure.py).
 Outside, migbench only sees `docker run` or `qemu-system-x86_64`: their RSS,
 exit status and wall time are the runtime's, not migrate's. This is the
 minimal supervisor on the other side of that wall (bench/measure/supervisor.py
-is the one on the host; same readings, no psutil, no pidfd before 3.9):
+is the one on the host; same readings, no psutil, no pidfd before 3.9; its
+/proc readers are copied here on purpose: this file runs by path in the
+target's Python and imports nothing of migbench):
 
     python inside.py --summary FILE [--interval S] [--timeout S] [--cgroup] -- ARGV...
 

@@ -10,7 +10,6 @@ The digest tests need no engine: they read a copy of an environment's markers.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
@@ -20,7 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from guests_support import docker_daemon, need_runtime
+from guests_support import RUNTIMES, runtime_ready
 from support import environment_or_skip
 
 from migbench.bench.env import environments
@@ -126,11 +125,10 @@ def test_the_build_context_is_hard_links_minus_what_is_left_out(tmp_path):
 # -- real engines --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=[pytest.param("docker", marks=pytest.mark.xdist_group("docker")),
-                                        pytest.param("podman", marks=pytest.mark.xdist_group("podman"))])
+@pytest.fixture(scope="module", params=RUNTIMES)
 def engine(request):
-    with docker_daemon() if request.param == "docker" else contextlib.nullcontext():
-        yield need_runtime(request.param)
+    with runtime_ready(request.param) as ready:
+        yield ready
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,10 @@ is a binary that does not exist, or a socket nobody listens on.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 
 import pytest
-from guests_support import docker_daemon, need_runtime
+from guests_support import RUNTIMES, need_runtime, runtime_ready
 
 from migbench.bench.guests import images, runtime
 from migbench.errors import MigbenchError
@@ -57,11 +56,10 @@ def test_tail_keeps_the_last_lines_on_one_line():
     assert runtime.tail("x" * 500).endswith("x...") and len(runtime.tail("x" * 500)) == 203
 
 
-@pytest.fixture(scope="module", params=[pytest.param("docker", marks=pytest.mark.xdist_group("docker")),
-                                        pytest.param("podman", marks=pytest.mark.xdist_group("podman"))])
+@pytest.fixture(scope="module", params=RUNTIMES)
 def engine(request):
-    with docker_daemon() if request.param == "docker" else contextlib.nullcontext():
-        yield need_runtime(request.param)
+    with runtime_ready(request.param) as ready:
+        yield ready
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from guests_support import docker_daemon, need_runtime, need_vm
+from guests_support import RUNTIMES, need_vm, runtime_ready
 from migbench.bench.env import environments
 from migbench.bench.measure import limiters
 from migbench.bench.measure.outcome import classify
@@ -48,29 +48,13 @@ def run(name, cap, code, environment, tmp_path):
     return outcome, child, reading, described, (tmp_path / "out").read_text(errors="replace"), stderr
 
 
-@pytest.fixture(scope="module")
-def docker():
-    with docker_daemon():
-        need_runtime("docker")
-        yield
-
-
-CONTAINERS = [pytest.param("docker", marks=pytest.mark.xdist_group("docker")),
-              pytest.param("podman", marks=pytest.mark.xdist_group("podman"))]
-
-
-@pytest.fixture
+@pytest.fixture(scope="module", params=RUNTIMES)
 def runtime(request):
-    name = request.param
-    if name == "docker":
-        request.getfixturevalue("docker")
-    else:
-        need_runtime(name)
-    return name
+    with runtime_ready(request.param):
+        yield request.param
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("runtime", CONTAINERS, indirect=True)
 class TestContainer:
     def test_oom_kill_is_counted_in_the_containers_cgroup(self, runtime, environment, tmp_path):
         outcome, child, reading, described, _, _ = run(runtime, 128 * MiB, SMALL_PIECES, environment, tmp_path)
