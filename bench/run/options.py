@@ -77,6 +77,10 @@ def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], sou
         dev_loop=pick("dev_loop", "auto", _dev_loop),
     )
     _check_some_cell_can_run(options)
+    if options.limiter == "vm" and None in options.memories:
+        # The guest's RAM is the cap: an uncapped cell has no machine to boot (limiters.choose says
+        # the same; here it is said before planning prints anything).
+        raise MigbenchError("--limiter vm boots a guest whose RAM is the cap: give one, e.g. --memory 512M")
     return options
 
 

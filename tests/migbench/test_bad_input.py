@@ -316,3 +316,27 @@ def test_an_out_of_another_seed_is_refused_before_planning(capsys, reached, tmp_
     (out / (record.cell().slug(1) + ".json")).write_text(record.to_json(), encoding="utf-8")
     message = refusal(capsys, command(name, out, records))
     assert "holds quick records generated with seed 99, this run uses seed" in message and not reached
+
+
+@pytest.mark.parametrize("name", ["run", "bisect"])
+def test_an_out_measured_on_the_host_is_refused_for_a_container_run(capsys, reached, tmp_path, records, name):
+    from support import make_record
+
+    from migbench.generator import resolve_scenario
+
+    quick = resolve_scenario("quick")
+    record = make_record(scenario={"name": "quick", "sha256": quick.sha256, "seed": quick.generator.seed,
+                                   "source": "quick.toml"}, project={"django_target": "5.2"})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / (record.cell().slug(1) + ".json")).write_text(record.to_json(), encoding="utf-8")
+    message = refusal(capsys, command(name, out, records) + ["--limiter", "docker"])
+    assert ("holds quick records measured on the host, this run measures in docker containers "
+            "(--limiter docker)") in message and not reached
+    assert record.to_json() == (out / (record.cell().slug(1) + ".json")).read_text(encoding="utf-8")
+
+
+def test_a_vm_without_a_cap_is_refused_before_anything_runs(capsys, reached):
+    message = refusal(capsys, ["run", "quick", "--django", "5.2", "--memory", "none", "--limiter", "vm"])
+    assert message == "--limiter vm boots a guest whose RAM is the cap: give one, e.g. --memory 512M"
+    assert not reached

@@ -8,6 +8,7 @@ built once per runtime and cached by the runtime, the guest image once under the
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +114,14 @@ def test_walled_limiters_are_never_auto_or_suggested():
     chosen = limiters.choose("auto", 64 * MiB)
     assert chosen.name not in limiters.WALLED
     assert not any(name in chosen.why for name in limiters.WALLED)
+
+
+def test_a_database_names_the_host_paths_a_walled_child_needs(tmp_path):
+    from migbench.bench.engines.base import Database
+
+    sqlite = Database(None, "x", "sqlite:///%s/db.sqlite3" % tmp_path, tmp_path / "db.sqlite3")
+    assert sqlite.host_paths() == (tmp_path,) and not sqlite.over_network
+    socket = Database(None, "x", "postgresql://postgres@/migbench_1_x?host=/tmp/mb-sock&port=5432")
+    assert socket.host_paths() == (Path("/tmp/mb-sock"),) and not socket.over_network
+    tcp = Database(None, "x", "mysql://root@db.example:3306/migbench_1_x")
+    assert tcp.host_paths() == () and tcp.over_network
