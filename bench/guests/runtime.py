@@ -119,6 +119,14 @@ class Runtime:
         except (OSError, subprocess.SubprocessError):
             pass
 
+    def containers(self, prefix: str) -> list[str]:
+        """Names of the containers (running or not) whose name starts with `prefix`; [] if unknown."""
+        try:
+            done = self.call("ps", "-a", "--filter", "name=%s" % prefix, "--format", "{{.Names}}", timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return []
+        return [name for name in done.stdout.split() if name.startswith(prefix)] if done.returncode == 0 else []
+
     def state(self, container: str) -> dict:
         """The container's `inspect` .State (Status, ExitCode, OOMKilled, ...), {} if it is gone."""
         try:

@@ -13,19 +13,23 @@ the container's own cgroup after the child exits, which is where its OOM kill
 is counted, and its peak charged; `docker inspect`'s OOMKilled is a second
 opinion kept in the record. Chosen explicitly only: `auto` never picks these.
 
-Side effects: entering names a container; wrap() may build an image (once per
+Side effects: entering removes the containers of dead migbench processes
+(`cleanup_stale`) and names a container; wrap() may build an image (once per
 environment, cached by the runtime); leaving removes the container.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import ClassVar
 
 from migbench.bench.guests import images, runtime
 
 from . import walled
 from .base import ChildJob, Host, Limiter, LimiterError, LimitReading, Probe, _counter
+
+_NAME = re.compile(r"^migbench-(\d+)-\d+$")  # containers are named after the migbench that ran them
 
 
 class ContainerLimiter(Limiter):
@@ -58,6 +62,7 @@ class ContainerLimiter(Limiter):
         return "rss+swap" if self.limit_bytes else "none"
 
     def __enter__(self) -> ContainerLimiter:
+        cleanup_stale(self.runtime)
         self.container = "migbench-%d-%d" % (os.getpid(), next(_counter))
         self.image = None
         self._summary_path = self._summary = None
@@ -115,6 +120,28 @@ class ContainerLimiter(Limiter):
         return dict(super().describe(), runtime=self.runtime.name, container=self.container,
                     image=image.tag if image else None, image_source=image.source if image else None,
                     image_digest=image.digest if image else None)
+
+
+def cleanup_stale(engine) -> list[str]:
+    """Remove containers left by a migbench that was killed (SIGKILL: no __exit__ ran): those named
+    migbench-<pid>-<n> whose <pid> is no longer alive. A live migbench's containers stay."""
+    removed = []
+    for name in engine.containers("migbench-"):
+        match = _NAME.match(name)
+        if match and not _alive(int(match.group(1))):
+            engine.remove(name)
+            removed.append(name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class DockerLimiter(ContainerLimiter):

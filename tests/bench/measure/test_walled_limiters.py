@@ -8,12 +8,15 @@ built once per runtime and cached by the runtime, the guest image once under the
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from guests_support import RUNTIMES, need_vm, runtime_ready
 from migbench.bench.env import environments
+from migbench.bench.guests import images
+from migbench.bench.guests import runtime as guests_runtime
 from migbench.bench.measure import limiters
 from migbench.bench.measure.outcome import classify
 from migbench.bench.measure.step import run_child
@@ -81,6 +84,27 @@ class TestContainer:
         facts = reading.details
         assert facts["inside_wall_s"] < facts["outside_wall_s"]  # starting the container costs time
         assert facts["memory_seen_inside"]["total_bytes"] > 0
+
+
+    def test_a_killed_migbenchs_container_is_removed_by_the_next_run(self, runtime, environment):
+        engine = guests_runtime.get(runtime)
+        image = images.ensure_image(engine, environment.path)
+        gone = subprocess.Popen(["true"])
+        gone.wait()  # its pid: a migbench that no longer runs
+        stale, live = "migbench-%d-0" % gone.pid, "migbench-%d-99" % os.getpid()
+        for name in (stale, live):
+            engine.remove(name)
+            started = engine.call("run", "-d", "--name", name, "--network", "none", *engine.run_flags(),
+                                  image.tag, "sleep", "300")
+            assert started.returncode == 0, started.stderr
+        try:
+            with limiters.choose(runtime, 64 * MiB):
+                pass
+            names = engine.containers("migbench-")
+            assert stale not in names and live in names  # ours (a live pid) is left alone
+        finally:
+            engine.remove(stale)
+            engine.remove(live)
 
 
 @pytest.mark.e2e
