@@ -136,9 +136,9 @@ def test_a_scenario_name_that_would_escape_the_cache_is_refused(capsys, reached,
 
 def test_a_file_table_value_is_named_by_file_and_key(capsys, reached, tmp_path):
     path = tmp_path / "s.toml"
-    path.write_text('[generator]\napps = 2\n[run]\nlimiter = "docker"\n', encoding="utf-8")
+    path.write_text('[generator]\napps = 2\n[run]\nlimiter = "lxc"\n', encoding="utf-8")
     assert refusal(capsys, ["run", str(path), "--limiter", "auto"]).startswith(
-        "%s: run.limiter: unknown limiter 'docker'" % path)
+        "%s: run.limiter: unknown limiter 'lxc'" % path)
 
 
 def test_a_malformed_manifest_is_one_line(capsys, tmp_path):

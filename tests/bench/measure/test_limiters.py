@@ -357,8 +357,8 @@ def test_explicit_unavailable_lists_what_is_available(tmp_path):
 def test_choose_errors(tmp_path):
     host = v1_host(tmp_path)
     with pytest.raises(LimiterError) as error:
-        choose("docker", 512 * MiB, host=host)
-    assert one_line(error) == "unknown limiter 'docker'; choose one of %s" % ", ".join(NAMES)
+        choose("lxc", 512 * MiB, host=host)
+    assert one_line(error) == "unknown limiter 'lxc'; choose one of %s" % ", ".join(NAMES)
     with pytest.raises(LimiterError) as error:
         choose("none", 512 * MiB, host=host)
     assert one_line(error) == ("--limiter none cannot cap memory at 512M; drop the cap, "
