@@ -23,17 +23,17 @@ def add_parser(subparsers) -> None:
     build.add_argument("--django", metavar="LINES",
                        help="comma-separated Django lines whose environments get an image, e.g. 1.8,4.2")
     build.add_argument("--python", help="interpreter of those environments (version or path)")
-    build.set_defaults(handler=handle_build)
+    build.set_defaults(verb=handle_build)
     listing = verbs.add_parser("list", help="list migbench's images in the engine's store")
     _runtime_option(listing)
-    listing.set_defaults(handler=handle_list)
+    listing.set_defaults(verb=handle_list)
     remove = verbs.add_parser("remove", help="untag migbench's images (layers other images use stay)")
     _runtime_option(remove)
     remove.add_argument("keys", nargs="*", metavar="KEY",
                         help="environment keys (py3.11.7-django4.2.30; `migbench image list` shows them)")
     remove.add_argument("--all", action="store_true", help="every migbench image, the base images included")
-    remove.set_defaults(handler=handle_remove)
-    parser.set_defaults(handler=lambda args: _usage(parser))
+    remove.set_defaults(verb=handle_remove)
+    parser.set_defaults(handler=handle, verb=None, usage=parser.format_help)
 
 
 def _runtime_option(parser) -> None:
@@ -41,9 +41,12 @@ def _runtime_option(parser) -> None:
                         help="the container engine (default: docker)")
 
 
-def _usage(parser) -> int:
-    parser.print_help()
-    return 2
+def handle(args) -> int:
+    """Run the VERB given; without one, print the usage (exit status 2)."""
+    if args.verb is None:
+        print(args.usage(), end="")
+        return 2
+    return args.verb(args)
 
 
 def _runtime(args):

@@ -24,19 +24,22 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("vm", help="build, show or boot-test the QEMU guest of --limiter vm")
     verbs = parser.add_subparsers(metavar="VERB")
     build = verbs.add_parser("build", help="build (or reuse) the guest image and say KVM or TCG")
-    build.set_defaults(handler=handle_build)
+    build.set_defaults(verb=handle_build)
     info = verbs.add_parser("info", help="show the guest image, QEMU and the KVM/TCG verdict, building nothing")
-    info.set_defaults(handler=handle_info)
+    info.set_defaults(verb=handle_info)
     test = verbs.add_parser("boot-test", help="boot one guest: its RAM, swap, kernel, boot time and slowdown")
     test.add_argument("--memory", default="512M", help="the guest's RAM (default: 512M, the 2015 VM's)")
     test.add_argument("--timeout", default="5m", help="stop a guest still running after this (default: 5m)")
-    test.set_defaults(handler=handle_boot_test)
-    parser.set_defaults(handler=lambda args: _usage(parser))
+    test.set_defaults(verb=handle_boot_test)
+    parser.set_defaults(handler=handle, verb=None, usage=parser.format_help)
 
 
-def _usage(parser) -> int:
-    parser.print_help()
-    return 2
+def handle(args) -> int:
+    """Run the VERB given; without one, print the usage (exit status 2)."""
+    if args.verb is None:
+        print(args.usage(), end="")
+        return 2
+    return args.verb(args)
 
 
 def _require_qemu() -> None:

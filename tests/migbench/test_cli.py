@@ -82,7 +82,8 @@ def test_check_validates_a_generated_project(tmp_path, monkeypatch):
 
 # -- the parser, assembled from migbench/commands ------------------------------------
 
-COMMAND_NAMES = ("generate", "check", "run", "report", "compare", "bisect", "sweep", "scenarios", "envs")
+COMMAND_NAMES = ("generate", "check", "run", "report", "compare", "bisect", "sweep", "scenarios", "envs", "image",
+                 "vm")
 
 
 def _subparsers(parser):
