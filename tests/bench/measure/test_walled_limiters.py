@@ -27,6 +27,8 @@ MiB = 2**20
 SMALL_PIECES = "x = []\nwhile True:\n    x.append(bytearray(1 << 20))\n"
 # One piece no machine here can give: the allocation itself fails and Python raises.
 ONE_HUGE = "bytearray(1 << 46)"
+# The smallest guest worth booting (the kernel keeps ~50 MB): the less RAM, the sooner the OOM kill.
+GUEST = 160 * MiB
 FITS = "x = bytearray(40 << 20)\nimport time\ntime.sleep(0.3)\nprint('done')\n"
 
 
@@ -115,16 +117,16 @@ class TestVm:
         need_vm()
 
     def test_small_pieces_are_oom_killed_by_the_guest_kernel(self, environment, tmp_path):
-        outcome, child, reading, described, _, _ = run("vm", 256 * MiB, SMALL_PIECES, environment, tmp_path)
+        outcome, child, reading, described, _, _ = run("vm", GUEST, SMALL_PIECES, environment, tmp_path)
         assert outcome.name == "oom-killed", (outcome, child, reading.details)
         assert child.signal == 9
         assert reading.oom_kills >= 1 and reading.details["guest_kernel_oom"]
         guest = reading.details["memory_seen_inside"]
-        assert guest["swap_total_bytes"] == 0 and guest["total_bytes"] < 256 * MiB
+        assert guest["swap_total_bytes"] == 0 and guest["total_bytes"] < GUEST
         assert described["accel"] in ("kvm", "tcg") and described["caps"] == "guest-ram"
 
     def test_one_huge_allocation_raises_memory_error_in_the_guest(self, environment, tmp_path):
-        outcome, child, reading, _, _, stderr = run("vm", 256 * MiB, ONE_HUGE, environment, tmp_path)
+        outcome, child, reading, _, _, stderr = run("vm", GUEST, ONE_HUGE, environment, tmp_path)
         assert outcome.name == "memory-error", (outcome, stderr, reading.details)
         assert child.exit_code == 1 and not reading.oom_kills
 
