@@ -4,7 +4,8 @@
     python benchmarks/limiters_table.py results/limiters-2015
 
 reads OUT/<limiter>/*.json (one --out per limiter: cells are not named by
-limiter) and prints one markdown row per (scenario, Django, limiter): the
+limiter) and prints one markdown row per (scenario, Django, limiter), repeats
+as their median and range: the
 outcome and why, where it stopped, the wall time and its ratio to the host
 cgroup's on the same cell (`cgroup1` or `cgroup2`, whichever OUT has), the
 peak sampled (inside, for the walled limiters) and the limiter's own peak, and
@@ -26,26 +27,48 @@ MiB = 2**20
 
 
 def load(root: Path) -> dict:
-    """{(scenario, django, limiter): record} for every run record under root/<limiter>/."""
-    found = {}
+    """{(scenario, django, limiter): [records, by repeat]} for every run record under root/<limiter>/."""
+    found: dict = {}
     for path in sorted(root.glob("*/*.json")):
         record = json.loads(path.read_text())
         if "outcome" not in record or "scenario" not in record:
             continue
         key = (record["scenario"]["name"], record["django_version"], record["limiter"]["name"])
-        found[key] = dict(record, _path=str(path.relative_to(root)))
-    return found
+        found.setdefault(key, []).append(dict(record, _path=str(path.relative_to(root))))
+    return {key: sorted(runs, key=lambda r: r["repeat"]) for key, runs in found.items()}
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def mb(value) -> str:
     return "-" if value is None else "%d" % round(value / MiB)
 
 
-def row(record: dict, host: dict | None) -> str:
+def row(runs: list[dict], host: list[dict] | None) -> str:
+    """One row: a single run as it is; several repeats as median [min-max], outcomes counted."""
+    record = runs[-1]
     reading = record["limiter"].get("reading") or {}
-    wall = record["wall_s"]
-    ratio = "%.2f" % (wall / host["wall_s"]) if host and host is not record else ("1" if host else "-")
-    cost = reading.get("start_stop_s")
+    walls = [r["wall_s"] for r in runs]
+    wall = median(walls)
+    if len(runs) > 1:
+        shown = "%.1f [%.1f-%.1f]" % (wall, min(walls), max(walls))
+        outcomes = sorted({r["outcome"] for r in runs})
+        outcome = "**%s** (%d runs)" % (", ".join(outcomes), len(runs))
+    else:
+        shown = "%.1f" % wall
+        outcome = "**%s** (%s)" % (record["outcome"], record.get("outcome_reason", ""))
+    if host is None:
+        ratio = "-"
+    elif host is runs:
+        ratio = "1"
+    else:
+        ratio = "%.2f" % (wall / median([r["wall_s"] for r in host]))
+    costs = [(r["limiter"].get("reading") or {}).get("start_stop_s") for r in runs]
+    costs = [c for c in costs if c is not None]
     faults = (reading.get("vmstat") or {}).get("pgmajfault")
     extra = []
     if record["limiter"]["name"] == "vm":
@@ -53,13 +76,16 @@ def row(record: dict, host: dict | None) -> str:
                                                    reading.get("accel")))
         if faults is not None:
             extra.append("%d major faults" % faults)
+        applied = sum(1 for event in record.get("events") or [] if event.get("event") == "apply_success")
+        if record["outcome"] != "ok" and applied:
+            extra.append("%d migrations applied" % applied)
         if reading.get("guest_kernel_oom"):
             extra.append("guest kernel: %s" % reading["guest_kernel_oom"][-1].split("] ", 1)[-1][:70])
-    return "| %s | %s | %s | **%s** (%s) | %s | %.1f | %s | %s | %s | %s | %s |" % (
-        record["scenario"]["name"], record["django_version"], record["limiter"]["name"], record["outcome"],
-        record.get("outcome_reason", ""), record.get("failed_during") or "", wall, ratio,
-        mb(record.get("peak_rss_bytes")), mb(record.get("limit_peak_bytes")),
-        "-" if cost is None else "%.1f" % cost, "; ".join(extra))
+    return "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        record["scenario"]["name"], record["django_version"], record["limiter"]["name"], outcome,
+        record.get("failed_during") or "", shown, ratio,
+        mb(median([r.get("peak_rss_bytes") or 0 for r in runs])), mb(record.get("limit_peak_bytes")),
+        "-" if not costs else "%.1f" % median(costs), "; ".join(extra))
 
 
 def main(argv: list[str]) -> int:
@@ -72,15 +98,15 @@ def main(argv: list[str]) -> int:
     for scenario, django in cells:
         host = next((records[(scenario, django, h)] for h in HOST if (scenario, django, h) in records), None)
         for limiter in ORDER:
-            record = records.get((scenario, django, limiter))
-            if record is not None:
-                print(row(record, host))
+            runs = records.get((scenario, django, limiter))
+            if runs is not None:
+                print(row(runs, host))
     print()
     for key in sorted(records):
-        record = records[key]
-        print("- %s: %s, commit %s, load %s" % (record["_path"], record["started_at"][:19],
-                                                (record.get("migbench_commit") or "?")[:8],
-                                                record["host"].get("load_1m")))
+        for record in records[key]:
+            print("- %s: %s, commit %s, load %s" % (record["_path"], record["started_at"][:19],
+                                                    (record.get("migbench_commit") or "?")[:8],
+                                                    record["host"].get("load_1m")))
     return 0
 
 

@@ -28,7 +28,7 @@ SMALL_PIECES = "x = []\nwhile True:\n    x.append(bytearray(1 << 20))\n"
 # One piece no machine here can give: the allocation itself fails and Python raises.
 ONE_HUGE = "bytearray(1 << 46)"
 # The smallest guest worth booting (the kernel keeps ~50 MB): the less RAM, the sooner the OOM kill.
-GUEST = 160 * MiB
+GUEST = 128 * MiB
 FITS = "x = bytearray(40 << 20)\nimport time\ntime.sleep(0.3)\nprint('done')\n"
 
 
