@@ -46,11 +46,7 @@ def own_cache(tmp_path, monkeypatch):
 # for its whole length. xdist hands out work in collection order, so the slowest modules go
 # first, then every other real-process (e2e) test, then the fast unit tests, which fill the tail.
 SLOWEST_FIRST = ("tests/bench/run/test_engine_matrix.py", "tests/bench/strategies/test_strategy_lines.py",
-                 "tests/bench/run/test_matrix.py",
-                 # the QEMU guests, Docker and Podman: each an xdist group bound to one worker, whose
-                 # boots and builds must overlap the rest instead of ending the run alone
-                 "tests/bench/measure/test_walled_limiters.py", "tests/bench/guests/test_vm.py",
-                 "tests/bench/guests/test_images.py")
+                 "tests/bench/run/test_matrix.py")
 
 
 def pytest_collection_modifyitems(config, items):
