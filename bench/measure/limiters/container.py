@@ -28,6 +28,7 @@ from migbench.bench.guests import images, runtime
 
 from . import walled
 from .base import ChildJob, Host, Limiter, LimiterError, LimitReading, Probe, _counter
+from .cgroup import _pid_alive
 
 _NAME = re.compile(r"^migbench-(\d+)-\d+$")  # containers are named after the migbench that ran them
 
@@ -128,20 +129,10 @@ def cleanup_stale(engine) -> list[str]:
     removed = []
     for name in engine.containers("migbench-"):
         match = _NAME.match(name)
-        if match and not _alive(int(match.group(1))):
+        if match and not _pid_alive(int(match.group(1))):
             engine.remove(name)
             removed.append(name)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class DockerLimiter(ContainerLimiter):
