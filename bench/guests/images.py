@@ -159,17 +159,28 @@ def ensure_base(runtime: Runtime) -> str:
     return tag
 
 
-def plan_image(env_dir: Path) -> Plan:
-    """The offline image of `env_dir`: what is copied where, its Dockerfile and digest (no engine needed)."""
-    marker_path = env_dir / environments.MARKER
+def _marker(env_dir: Path) -> tuple[str, dict]:
+    """(text, data) of an environment's marker, or one line saying it is not a built environment."""
     try:
-        marker_text = marker_path.read_text()
-        marker = json.loads(marker_text)
+        text = (env_dir / environments.MARKER).read_text()
+        return text, json.loads(text)
     except (OSError, ValueError):
         raise MigbenchError("%s is not a built migbench environment (no readable %s); build it with "
                             "`migbench envs --create LINE`" % (env_dir, environments.MARKER)) from None
+
+
+def interpreter_dirs(env_dir: Path) -> list[Path]:
+    """The host directories the environment's interpreter runs from (besides env_dir itself):
+    what an image copies, and what the VM limiter shares read-only with its guest."""
+    _, marker = _marker(env_dir)
+    return interpreter_prefixes(str(marker.get("interpreter", "")), env_dir)
+
+
+def plan_image(env_dir: Path) -> Plan:
+    """The offline image of `env_dir`: what is copied where, its Dockerfile and digest (no engine needed)."""
+    marker_text, marker = _marker(env_dir)
     key, python = env_dir.name, env_dir / "bin" / "python"
-    prefixes = interpreter_prefixes(str(marker.get("interpreter", "")), env_dir)
+    prefixes = interpreter_dirs(env_dir)
     minor = ".".join(str(marker.get("python_version", "")).split(".")[:2])
     skipped = _left_out(env_dir, minor)
     sources = [(prefix, "prefix-%d" % index, skipped) for index, prefix in enumerate(prefixes)]
@@ -353,4 +364,5 @@ def _ours(runtime: Runtime) -> list[str]:
 
 
 __all__ = ["BASE_REPOSITORY", "Image", "Plan", "REPOSITORY", "base_tag", "ensure_base", "ensure_image",
-           "interpreter_prefixes", "list_images", "plan_image", "remove_images", "user_image", "user_tag"]
+           "interpreter_dirs", "interpreter_prefixes", "list_images", "plan_image", "remove_images",
+           "user_image", "user_tag"]

@@ -23,12 +23,10 @@ boots and powers off one guest.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 
-from migbench.bench.env import environments
 from migbench.bench.guests import images, vm
 
 from . import walled
@@ -88,7 +86,7 @@ class VmLimiter(Limiter):
         self._job_dir = job.scratch / "guest"
         self._job_dir.mkdir()
         read_only = walled.outermost(list(job.read_only) + [job.environment]
-                                     + _interpreter_dirs(job.environment))
+                                     + images.interpreter_dirs(job.environment))
         writable = [p for p in walled.outermost(job.paths) if p not in read_only]
         shares = [vm.Share(p, read_only=False) for p in writable] + [vm.Share(p, read_only=True)
                                                                      for p in read_only]
@@ -134,16 +132,6 @@ class VmLimiter(Limiter):
         return dict(super().describe(), accel=self.accel[0] if self.accel else None,
                     guest_image=image.digest if image else None,
                     guest_kernel=(image.details or {}).get("kernel") if image else None)
-
-
-def _interpreter_dirs(environment):
-    """The interpreter's own directories an environment needs (its prefix), shared read-only."""
-    try:
-        marker = json.loads((environment / environments.MARKER).read_text())
-    except (OSError, ValueError):
-        raise LimiterError("%s is not a built migbench environment; rebuild it with `migbench envs "
-                           "--create`" % environment) from None
-    return images.interpreter_prefixes(str(marker.get("interpreter", "")), environment)
 
 
 def _sockets(base):
