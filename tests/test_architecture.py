@@ -26,13 +26,16 @@ ALLOWED = {
     "migbench.__main__": ("migbench.cli",),
     "migbench.bench.run": ("migbench.bench.strategies", "migbench.bench.measure", "migbench.bench.engines",
                            "migbench.bench.env", "migbench.bench.records", "migbench.bench.analysis",
-                           "migbench.bench.report", "migbench.generator", "migbench"),
+                           "migbench.bench.report", "migbench.bench.projects", "migbench.generator", "migbench"),
     "migbench.bench.report": ("migbench.bench.records", "migbench.bench.analysis"),
     "migbench.bench.strategies": ("migbench.bench.measure", "migbench.bench.engines", "migbench.bench.env",
                                   "migbench.bench.records", "migbench.generator"),
     # The container and VM limiters ask bench/guests for the image or guest they run the child in.
     "migbench.bench.measure": ("migbench.bench.env", "migbench.bench.records", "migbench.bench.guests"),
     "migbench.bench.guests": ("migbench.bench.env",),
+    # A real project's copy: the overlay reuses the generated settings' URL parser; Redis is
+    # started the way the engines start their servers.
+    "migbench.bench.projects": ("migbench.bench.env", "migbench.bench.engines", "migbench.generator"),
     # An engine names the worker script it replays DDL with: worker/__init__ holds only paths.
     "migbench.bench.engines": ("migbench.bench.env", "migbench.bench.measure.worker"),
     "migbench.bench.env": (),

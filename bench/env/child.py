@@ -10,6 +10,7 @@ Nothing here measures; bench/measure/ does.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -36,6 +37,16 @@ class DatabaseLike(Protocol):
     """What a child needs of a database: the settings fragment (bench/engines' Database)."""
 
     def child_env(self) -> dict[str, str]: ...
+
+
+def launcher_options(project: Path) -> list[str]:
+    """The measuring worker's --script for a real project run through its launcher (its copy's
+    manifest says so, bench/projects), else nothing: Django's command line is called directly."""
+    try:
+        manifest = json.loads((Path(project) / "migbench.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return ["--script", str(Path(project) / "manage.py")] if manifest.get("launcher") else []
 
 
 def project_env(database: DatabaseLike, settings: str = SETTINGS) -> dict[str, str]:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from migbench.bench.env.child import SETTINGS, project_env
+from migbench.bench.env.child import SETTINGS, launcher_options, project_env
 from migbench.bench.env.environments import MARKER as ENV_MARKER
 from migbench.bench.records import events as timeline
 
@@ -130,8 +130,9 @@ class StepContext:
 def child_argv(spec: StepSpec, ctx: StepContext, events_path: Path) -> list[str]:
     if spec.kind == "sql":
         return ctx.databases[spec.database].replay_argv(ctx.python, ctx.ddl, events_path)
-    return [str(ctx.python), str(MEASURE), "--project", str(ctx.projects[spec.project]),
-            "--settings", SETTINGS, "--events", str(events_path), "--"] + list(spec.args)
+    project = ctx.projects[spec.project]
+    return ([str(ctx.python), str(MEASURE), "--project", str(project), "--settings", SETTINGS,
+             "--events", str(events_path)] + launcher_options(project) + ["--"] + list(spec.args))
 
 
 def child_job(spec: StepSpec, ctx: StepContext, argv: list[str], env: dict[str, str],

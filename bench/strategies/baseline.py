@@ -108,9 +108,11 @@ def ensure(project: Path, env: Environment, engine: Engine, *, need_capture: boo
                               stderr=subprocess.STDOUT, text=True, errors="replace")
         if done.returncode != 0:
             last = done.stdout.strip().splitlines()[-_TAIL:]
-            raise MigbenchError("the reference migrate of %s failed on Django %s / Python %s, so no "
+            failed = _last_migration(ddl)
+            raise MigbenchError("the reference migrate of %s failed on Django %s / Python %s, %s%sso no "
                                 "baseline exists to validate against: %s"
-                                % (project.name, env.django_version, env.python_version,
+                                % (project.name, env.django_version, env.python_version, engine.name,
+                                   " in migration %s, " % failed if failed else ", ",
                                    last[-1] if last else "exit %d" % done.returncode))
         schema = engine.snapshot(database)
         if existing is not None and fingerprint(schema) != existing.fingerprint:
@@ -121,6 +123,21 @@ def ensure(project: Path, env: Environment, engine: Engine, *, need_capture: boo
         engine.drop(database)
         shutil.rmtree(work, ignore_errors=True)
     return load(project, env, engine)
+
+
+def _last_migration(ddl: Path) -> str | None:
+    """The migration the capture saw last: the one a failed migrate stopped in."""
+    last = None
+    try:
+        with open(ddl, encoding="utf-8") as lines:
+            for line in lines:
+                try:
+                    last = json.loads(line).get("migration") or last
+                except ValueError:
+                    break
+    except OSError:
+        return None
+    return last
 
 
 def app_order(ddl: Path) -> list[str]:

@@ -15,15 +15,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, check_out, check_same_out, cli_values,
-                     command_line, report_after_run, run_interruptible, scenario)
+from migbench.errors import MigbenchError
+
+from .common import (CELL_KEYS, add_cell_options, check_out, check_same_out, cli_values, command_line,
+                     report_after_run, run_interruptible, scenario)
+from .project import add_project_options
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "run", help="measure `migrate` of a scenario's project across Django x Python x memory caps")
-    add_scenario_argument(parser)
+    parser.add_argument("scenario", nargs="?", default=None,
+                        help="a scenario file, or the name of a shipped one (default: quick; not with --project)")
     add_cell_options(parser)
+    add_project_options(parser)
     parser.add_argument("--memory", help="comma-separated caps, e.g. 512M,1G,none (default: none)")
     parser.add_argument("--dev-loop", dest="dev_loop", choices=("auto", "on", "off"),
                         help="also time makemigrations --check, migrate --plan and test-database creation "
@@ -41,12 +46,19 @@ def add_parser(subparsers) -> None:
 
 def handle(args) -> int:
     from migbench.bench.records import ResultStore
-    from migbench.bench.report.terminal import invalid_lines, records_by_cell, strategy_lines, summary_lines
-    from migbench.bench.run.executor import UnpreparedCells, run_matrix
     from migbench.bench.run.matrix import plan_with_notes
     from migbench.bench.run.options import default_out, resolve_options
     from migbench.bench.run.progress import Progress
 
+    if args.project or args.manage:
+        from .project import handle_project
+
+        return handle_project(args, measure_and_report)
+    for option in ("settings", "env", "redis", "name"):
+        if getattr(args, option):
+            raise MigbenchError("--%s is for a real project: add --project PATH (or --manage), or leave it out"
+                                % option)
+    args.scenario = args.scenario or "quick"
     resolved = scenario(args)
     cli = cli_values(args, CELL_KEYS + ("memory", "repeat", "database", "dev_loop"))
     options = resolve_options(cli, resolved.run, resolved.source)
@@ -56,7 +68,15 @@ def handle(args) -> int:
     progress = Progress()
     caps = [m for m in options.memories if m is not None]
     matrix = plan_with_notes(resolved, options, max(caps) if caps else None, progress)
-    store = ResultStore(out)
+    return measure_and_report(args, resolved, options, matrix, ResultStore(out), progress)
+
+
+def measure_and_report(args, resolved, options, matrix, store, progress) -> int:
+    """Run the planned matrix, print the summary from the stored records, rebuild the report."""
+    from migbench.bench.report.terminal import invalid_lines, records_by_cell, strategy_lines, summary_lines
+    from migbench.bench.run.executor import UnpreparedCells, run_matrix
+
+    out = store.root
 
     def measure() -> str | None:
         """Run the matrix; the error of the cells that could not be prepared (the others ran), if any."""

@@ -21,7 +21,9 @@ MemoryError exits with EXIT_MEMORY_ERROR (3), see below.
 ``--project DIR`` (default: the working directory) replaces ``sys.path[0]``
 (the worker's own directory) with DIR, as running ``DIR/manage.py`` would;
 ``--settings MODULE`` sets DJANGO_SETTINGS_MODULE (otherwise the environment's
-value is used); the working directory is left alone.  Without ``--events`` nothing is hooked and
+value is used); the working directory is left alone.  ``--script FILE`` runs FILE
+as ``__main__`` with ``sys.argv = [FILE, COMMAND, ...]`` instead of calling
+execute_from_command_line itself: a real project's launcher (bench/projects/overlay.py).  Without ``--events`` nothing is hooked and
 nothing is written: a plain run to compare against.
 
 Events: one JSON object per line, appended to FILE with one unbuffered
@@ -97,7 +99,7 @@ EXIT_MEMORY_ERROR = 3
 #: Bad worker options (one line on stderr).
 EXIT_USAGE = 2
 
-USAGE = ("usage: measure.py [--project DIR] [--settings MODULE] [--events FILE] "
+USAGE = ("usage: measure.py [--project DIR] [--settings MODULE] [--events FILE] [--script FILE] "
          "-- COMMAND [ARG ...]")
 MIGRATE_MODULE = "django.core.management.commands.migrate"
 PROGRESS_ACTIONS = frozenset([
@@ -379,7 +381,7 @@ def _memory_exit(events, entries, message):
 
 def parse(argv):
     """(options, command): options has project, settings, events (None if absent)."""
-    options = {"project": None, "settings": None, "events": None}
+    options = {"project": None, "settings": None, "events": None, "script": None}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -441,7 +443,14 @@ def main(argv=None):
         if events is not None:
             _hook_setup(django, events)
             _hook_command_loading(management, events)
-        management.execute_from_command_line(manage_argv)
+        if options["script"]:
+            # A real project's launcher (migbench's manage.py in its copy): run as
+            # `python manage.py ...` would, so the launcher's own set-up runs too.
+            import runpy
+            sys.argv = [options["script"]] + list(command)
+            runpy.run_path(options["script"], run_name="__main__")
+        else:
+            management.execute_from_command_line(manage_argv)
     except SystemExit as exc:
         status = _exit_status(exc.code)
         if events is not None:

@@ -91,6 +91,11 @@ def _mark(exc, where):
             pass
 
 
+def _base_save(obj, **kwargs):
+    from django.db.models import Model
+    Model.save(obj, **kwargs)
+
+
 def _label(model):
     return "%s.%s" % (model._meta.app_label, model._meta.object_name)
 
@@ -308,7 +313,10 @@ class Writer(object):
                 if self._must_fill(field, unique_names):
                     kwargs[field.attname] = self.value_for(field)
             obj = model(**kwargs)
-            obj.save(force_insert=True)
+            # Model.save, not obj.save: a real project's save() (a tree's bookkeeping, a
+            # slug lookup) is application logic, not schema; the parents of a multi-table
+            # child and the signals still run as in any save.
+            _base_save(obj, force_insert=True)
         except Exception as exc:
             _mark(exc, _label(model))
             raise
@@ -331,7 +339,7 @@ class Writer(object):
             setattr(obj, field.attname, getattr(target, field.foreign_related_fields[0].attname))
             update.append(field.name)
         if update:
-            obj.save(update_fields=update)
+            _base_save(obj, update_fields=update)
         return obj
 
     def link_m2m(self, model, obj):
