@@ -74,7 +74,7 @@ class RunRecord:
     shim: bool
     database: dict
     scenario: dict  # {"name", "sha256", "seed", "source"}
-    project: dict  # {"apps", "models", "fields", "migrations", "django_target", "path"}
+    project: dict  # {"apps", "models", "fields", "migrations", "django_target", "path"} (+ a real project's "kind", ...)
     phases: dict
     failed_during: str | None
     last_migration: str | None

@@ -145,4 +145,9 @@ def _project_summary(manifest: dict, project: Path) -> dict:
         "migrations": counts.get("migrations"),
         "django_target": manifest.get("django_target"),
         "path": str(project),
+        # a real project (bench/projects): its own apps' share, and where the original lives
+        **({"kind": "project", "own_apps": counts.get("own_apps"), "own_migrations": counts.get("own_migrations"),
+            "user_tree": manifest.get("user_tree"), "user_settings": manifest.get("user_settings"),
+            "launcher": manifest.get("launcher") or None}
+           if manifest.get("kind") == "project" else {}),
     }

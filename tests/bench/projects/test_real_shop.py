@@ -1,0 +1,78 @@
+"""A django-oscar sandbox-style shop (oscar 4.2 from PyPI plus two apps of its own, tests/data/real/shop)
+on PostgreSQL (issue 17): configuration from --env, a Redis migbench starts because the project's
+post-migrate handler needs one, zero on a real project, the launcher path, and the
+untouched tree."""
+
+from __future__ import annotations
+
+import pytest
+from real_support import OSCAR, project_env, shop_tree
+from support import engine_or_skip
+
+from migbench.bench.projects.copy import fingerprint
+from migbench.bench.records import load_record
+from migbench.cli import main
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("real-shop")]
+SECRET = "--env=SHOP_SECRET_KEY=not-a-secret"
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    return project_env("oscar", OSCAR), shop_tree(tmp_path_factory.mktemp("shop"))
+
+
+@pytest.fixture(scope="module")
+def on_postgresql(shop, tmp_path_factory):
+    engine_or_skip("postgresql")
+    python, tree = shop
+    before = fingerprint(tree)
+    out = tmp_path_factory.mktemp("out") / "shop"
+    status = main(["run", "--project", str(tree), "--python", str(python), SECRET, "--redis", "embedded",
+                   "--database", "postgresql", "--strategy", "all,zero", "--dev-loop", "off", "--out", str(out),
+                   "--no-report"])
+    records = {r.strategy: r for r in (load_record(p) for p in sorted(out.glob("*.json")))}
+    return status, records, before, fingerprint(tree)
+
+
+def test_all_and_zero_on_postgresql(on_postgresql):
+    status, records, _, _ = on_postgresql
+    assert sorted(records) == ["all", "zero"]
+    for record in records.values():
+        assert record.outcome == "ok" and not record.problems(), (record.strategy, record.problems())
+        assert record.database["engine"] == "postgresql"
+    assert records["all"].project["migrations"] >= 150
+    assert status == 0
+
+
+def test_zero_resets_own_apps_only_and_lists_what_it_drops(on_postgresql):
+    _, records, _, _ = on_postgresql
+    transform = records["zero"].transform
+    assert sorted(app["app"] for app in transform["apps"]) == ["catalogue_extra", "loyalty"]
+    lost = {("%s.%s" % (loss["app"], loss["migration"]), loss["operation"]) for loss in transform["losses"]}
+    assert lost == {("catalogue_extra.0002_default_badges", "RunPython"),
+                    ("catalogue_extra.0003_badge_colour", "RunSQL")}
+
+
+def test_the_shop_tree_is_untouched(on_postgresql):
+    _, _, before, after = on_postgresql
+    assert after == before
+
+
+def test_without_the_redis_it_needs_the_run_fails_in_post_migrate(shop, tmp_path):
+    python, tree = shop
+    out = tmp_path / "out"
+    assert main(["run", "--project", str(tree), "--python", str(python), SECRET, "--out", str(out),
+                 "--no-report"]) == 0  # a failed run is a result, recorded
+    (record,) = [load_record(p) for p in out.glob("*.json")]
+    assert record.outcome == "error" and record.failed_during == "post-migrate"
+
+
+def test_the_launcher_runs_the_measured_migrate(shop, tmp_path):
+    python, tree = shop
+    out = tmp_path / "out"
+    assert main(["run", "--project", str(tree), "--manage", "python -m shop", "--python", str(python), SECRET,
+                 "--redis", "embedded", "--out", str(out), "--no-report"]) == 0
+    (record,) = [load_record(p) for p in out.glob("*.json")]
+    assert record.outcome == "ok"
+    assert "--script" in record.command["child"]
