@@ -88,7 +88,10 @@ def _database_from_url(url):
 
     The test database of `manage.py test` is NAME_test, so on a server engine
     it is a scratch database of the same run (migbench_..._test), never a
-    name of somebody else's.
+    name of somebody else's. The dev loop's test-database modes
+    (bench/strategies/testdb.py) set two more variables: MIGBENCH_TEST_NAME (the
+    test database's NAME: SQLite's file for --keepdb) and MIGBENCH_TEST_MIGRATE=0
+    (TEST["MIGRATE"] = False, Django >= 3.1); unset, Django's defaults hold.
     """
     try:
         from urllib.parse import parse_qs, unquote, urlsplit
@@ -100,7 +103,7 @@ def _database_from_url(url):
         name = url[len("sqlite:///"):] or ":memory:"
         if name != ":memory:" and not os.path.isabs(name):
             name = os.path.join(BASE_DIR, name)
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "TEST": _test_settings({})}
     engines = {
         "postgres": "django.db.backends." + _POSTGRES_BACKEND,
         "postgresql": "django.db.backends." + _POSTGRES_BACKEND,
@@ -128,10 +131,21 @@ def _database_from_url(url):
         "PASSWORD": unquote(parts.password or ""),
         "HOST": query.get("host") or parts.hostname or "",
         "PORT": query.get("port") or str(parts.port or ""),
-        "TEST": test,
+        "TEST": _test_settings(test),
     }
 
+
+def _test_settings(test):
+    if os.environ.get("MIGBENCH_TEST_NAME"):
+        test["NAME"] = os.environ["MIGBENCH_TEST_NAME"]
+    if os.environ.get("MIGBENCH_TEST_MIGRATE") == "0":
+        test["MIGRATE"] = False
+    return test
+
 '''
+
+# The same parser for a real project's overlay settings (bench/projects/overlay.py).
+DATABASE_FROM_URL = _DATABASE_FROM_URL
 
 
 def _settings(scenario: Scenario, target: DjangoLine, labels: list[str]) -> str:

@@ -128,6 +128,27 @@ def fit_series(records: Iterable[RunRecord], variables: tuple[str, ...]) -> dict
     return fits
 
 
+def fit_largest(records: Iterable[RunRecord], variables: tuple[str, ...], count: int = 3) -> dict[Cell, SeriesFit]:
+    """`fit_series` over each series' `count` largest sizes only.
+
+    A fixed cost (creating the models) dominates small sizes and bends a
+    power law over the full range; the largest sizes say how cost grows from
+    there on (README, "How the cost grows": 128-512 migrations, the same fit
+    as a `migbench sweep --vary migrations=8,16,32` over those records).
+    """
+    by_size: dict[Cell, dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        if record.outcome == "ok" and all((record.project or {}).get(v) for v in variables):
+            by_size[series_of(record.cell())][record.scenario.get("sha256", "")].append(record)
+    chosen: list[RunRecord] = []
+    for sizes in by_size.values():
+        ranked = sorted(sizes.values(), key=lambda runs: tuple(statistics.median(r.project[v] for r in runs)
+                                                                for v in variables))
+        for runs in ranked[-count:]:
+            chosen.extend(runs)
+    return fit_series(chosen, variables)
+
+
 def series_label(series: Cell, everyone: Iterable[Cell]) -> str:
     """'Django 5.2.19 / Python 3.11.7', with the strategy, cap or database when they say something."""
     everyone = list(everyone)

@@ -16,7 +16,7 @@ read), or choosing which engine a cell uses (the matrix's --database).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar, Iterable, Iterator, Sequence
 from urllib.parse import parse_qsl, urlsplit
@@ -42,10 +42,19 @@ class Database:
     url: str
     path: Path | None = None
     line: DjangoLine | None = field(default=None, repr=False)  # the Django line the run uses
+    # More of the settings fragment, as (variable, value) pairs: how `manage.py test` makes its
+    # test database (MIGBENCH_TEST_NAME, MIGBENCH_TEST_MIGRATE; bench/strategies/testdb.py)
+    settings: tuple[tuple[str, str], ...] = ()
 
     def child_env(self) -> dict[str, str]:
         """The settings fragment for a child process: environment variables only, no file edits."""
-        return {"MIGBENCH_DATABASE_URL": self.url}
+        env = {"MIGBENCH_DATABASE_URL": self.url}
+        env.update(self.settings)
+        return env
+
+    def with_settings(self, values: dict[str, str]) -> "Database":
+        """The same database with more of the settings fragment (the test database's settings)."""
+        return replace(self, settings=tuple(sorted({**dict(self.settings), **values}.items())))
 
     def replay_argv(self, python: Path | str, statements: Path, events: Path) -> list[str]:
         """The floor: argv of a child that replays captured DDL on this database (no Django)."""
@@ -121,6 +130,35 @@ class Engine:
 
     def replay_argv(self, database: Database, python: Path | str, statements: Path, events: Path) -> list[str]:
         """argv of the floor: a child replaying captured DDL with the engine's own client or driver."""
+        raise NotImplementedError
+
+    # -- the dev loop's test databases (bench/strategies/testdb.py) ----------------------------
+
+    dump_suffix: ClassVar[str] = ".dump"  # the file name ending of this engine's dumps
+
+    def test_database(self, database: Database) -> Database:
+        """The test database `manage.py test --keepdb` keeps beside `database` when the child's
+        settings are `database.with_settings(self.test_settings(database))`: it is dropped with
+        `drop`, dumped with `dump`, made from a dump with `restore`."""
+        raise NotImplementedError
+
+    def test_settings(self, database: Database) -> dict[str, str]:
+        """The settings fragment that makes `manage.py test` use `test_database(database)`
+        ({}: Django's default test database already is it)."""
+        return {}
+
+    def dump_unavailable(self) -> str | None:
+        """Why this engine cannot dump or restore here (one line naming what to install), or None."""
+        if type(self).dump is Engine.dump:
+            return "the %s engine implements no dump and restore (Engine.dump, Engine.restore)" % self.name
+        return None
+
+    def dump(self, database: Database, path: Path) -> str:
+        """Write `database`'s schema and rows into the file `path`; return how (for the record)."""
+        raise NotImplementedError
+
+    def restore(self, path: Path, database: Database) -> str:
+        """Make `database`, which must not exist, from the dump at `path`; return how."""
         raise NotImplementedError
 
     def cache_key(self) -> str:

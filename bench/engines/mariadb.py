@@ -32,7 +32,10 @@ module knows that no other may:
 - the drivers: mysqlclient (MySQLdb) for the children, built from source
   (driver_requirement says which version each Python/Django pair gets and why),
   PyMySQL (pure Python) for migbench's own process;
-- the catalog: mysql_catalog.py.
+- the catalog: mysql_catalog.py;
+- dumps of a test database: mariadb-dump (or mysqldump) in one consistent
+  transaction, loaded by the mariadb (or mysql) client into a new database;
+  both with --no-defaults, like the server, and utf8mb4 on the wire.
 
 Side effects: `serving()` starts and stops mariadbd; the catalog reading and
 the driver table have none.
@@ -106,6 +109,8 @@ class MariadbEngine(ServerEngine):
     scheme = "mysql"
     url_schemes = ("mysql", "mariadb")
     packages = "mariadb-server"
+    client_packages = "mariadb-client"
+    dump_suffix = ".sql"
     default_port = 3306
 
     def __init__(self, url: str | None = None):
@@ -230,6 +235,26 @@ class MariadbEngine(ServerEngine):
     def read_schema(self, connection: Any, dbname: str, exclude: Sequence[str]):
         return read_schema(connection, dbname, exclude, self.name)
 
+    # -- dumps (the dev loop's test database from a dump) ---------------------------------------
+
+    def client_tools(self) -> dict[str, Path | None]:
+        return {"dump": _which(("mariadb-dump", "mysqldump")), "restore": _which(("mariadb", "mysql"))}
+
+    def dump_command(self, tools, server: Server, name: str, path: Path) -> list[str]:
+        # InnoDB only: one consistent snapshot, no locks; no tablespaces (a user's MySQL 8 would
+        # ask for the PROCESS privilege); Django makes no routines, so none are asked for.
+        return [str(tools["dump"])] + _client_args(server) + [
+            "--single-transaction", "--no-tablespaces", "--skip-comments", "--result-file=%s" % path, name]
+
+    def restore_command(self, tools, server: Server, name: str, path: Path):
+        return [str(tools["restore"])] + _client_args(server) + [name], path
+
+    def client_env(self, server: Server) -> dict[str, str]:
+        env = _tool_env()
+        if server.password:
+            env["MYSQL_PWD"] = server.password  # read by both programs; never in argv
+        return env
+
     # -- the children -----------------------------------------------------------------------
 
     def driver(self, line: DjangoLine, python_minor: tuple[int, int]) -> DriverSpec:
@@ -274,6 +299,15 @@ def _which(names: Sequence[str]) -> Path | None:
             if path.is_file() and os.access(path, os.X_OK):
                 return path
     return None
+
+
+def _client_args(server: Server) -> list[str]:
+    """--no-defaults first (no my.cnf of this machine's), then where the server is."""
+    out = ["--no-defaults", "--user=%s" % server.user, "--default-character-set=utf8mb4"]
+    if server.host.startswith("/"):
+        return out + ["--socket=%s" % server.host]
+    return out + ["--host=%s" % (server.host or "localhost"), "--port=%d" % (server.port or 3306),
+                  "--protocol=tcp"]
 
 
 def _tool_env() -> dict[str, str]:

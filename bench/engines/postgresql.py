@@ -24,7 +24,11 @@ What this engine knows that no other module may:
   with their indexes took 0.34 s with and without it when this was written.)
 - which driver each (Django, Python) environment gets (driver(); the table
   and the evidence for each row are beside it);
-- how the catalog reads as schema.Schema (pg_catalog.py).
+- how the catalog reads as schema.Schema (pg_catalog.py);
+- how a test database is dumped and restored: pg_dump's custom format
+  (-Fc, compressed, without owners and grants) and pg_restore into a new
+  database, the programs taken from the server's own directory first (a
+  pg_dump older than the server refuses to dump it).
 
 Host-side, migbench talks to the server with psycopg 3, imported lazily (so
 importing bench.engines stays cheap); children use their own environment's
@@ -88,6 +92,8 @@ class PostgresEngine(ServerEngine):
     scheme = "postgres"
     url_schemes = ("postgres", "postgresql")
     packages = "postgresql"
+    client_packages = "postgresql-client"
+    dump_suffix = ".pgdump"
     default_port = 5432
     stop_signal = signal.SIGINT  # fast shutdown: SIGTERM ("smart") would wait for a leftover session
 
@@ -209,6 +215,35 @@ class PostgresEngine(ServerEngine):
                                    "WHERE datname IN (%s, %s) AND pid <> pg_backend_pid()", (name, name + "_test"))
         super().drop(database)
 
+    # -- dumps (the dev loop's test database from a dump) ------------------------------------
+
+    def client_tools(self) -> dict[str, Path | None]:
+        """pg_dump and pg_restore beside the server's binaries (the same version), else on PATH."""
+        binaries = self.find_binaries()
+        found: dict[str, Path | None] = {}
+        for role, program in (("dump", "pg_dump"), ("restore", "pg_restore")):
+            beside = binaries["postgres"].parent / program if binaries else None
+            if beside is not None and os.access(beside, os.X_OK):
+                found[role] = beside
+            else:
+                on_path = shutil.which(program)
+                found[role] = Path(on_path) if on_path else None
+        return found
+
+    def dump_command(self, tools, server: Server, name: str, path: Path) -> list[str]:
+        return [str(tools["dump"]), "--format=custom", "--no-owner", "--no-acl", "--no-password",
+                "--file=%s" % path] + _client_args(server) + [name]
+
+    def restore_command(self, tools, server: Server, name: str, path: Path):
+        return ([str(tools["restore"]), "--no-owner", "--no-acl", "--no-password", "--exit-on-error",
+                 "--dbname=%s" % name] + _client_args(server) + [str(path)], None)
+
+    def client_env(self, server: Server) -> dict[str, str]:
+        env = _server_env()  # no PG* of the user's: the URL's server, nothing else
+        if server.password:
+            env["PGPASSWORD"] = server.password
+        return env
+
     def read_schema(self, connection: Any, dbname: str, exclude: Sequence[str]) -> Schema:
         from .pg_catalog import read_schema
 
@@ -265,6 +300,15 @@ def _minor(python_minor) -> tuple[int, int]:
     if isinstance(python_minor, str):
         python_minor = tuple(int(p) for p in python_minor.split(".")[:2])
     return (int(python_minor[0]), int(python_minor[1]))
+
+
+def _client_args(server: Server) -> list[str]:
+    out = ["--username=%s" % server.user]
+    if server.host:
+        out.append("--host=%s" % server.host)  # a hostname, or the socket's directory
+    if server.port:
+        out.append("--port=%d" % server.port)
+    return out
 
 
 def _server_env() -> dict:

@@ -103,7 +103,7 @@ def _table_from_dict(t: dict) -> Table:
 @dataclass(frozen=True)
 class Difference:
     object: str  # "table shop_order", "column shop_order.total", "index on shop_order(a, b)"...
-    kind: str  # "missing" (in baseline only), "extra" (in candidate only), "changed"
+    kind: str  # "missing" (in baseline only), "extra" (in candidate only), "type" (a column's), "changed"
     detail: str  # one line, baseline value first: "type DECIMAL vs INTEGER"
 
     def line(self) -> str:
@@ -138,8 +138,8 @@ def _diff_table(a: Table, b: Table) -> list[Difference]:
         else:
             x, y = acols[name], bcols[name]
             details = []
-            if x.type != y.type:
-                details.append("type %s vs %s" % (x.type or "(none)", y.type or "(none)"))
+            if x.type != y.type:  # its own kind: a reader lists column type changes (zero's cost)
+                out.append(Difference(label, "type", "%s vs %s" % (x.type or "(none)", y.type or "(none)")))
             if x.notnull != y.notnull:
                 details.append("null: %s vs %s" % (_null(x), _null(y)))
             if x.default != y.default:

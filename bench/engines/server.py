@@ -12,7 +12,10 @@ Two ways to get a server, one interface (`ServerEngine`):
   its own scratch databases there (`migbench_<hex>`, and `..._test` for the
   dev loop's test database) and drops them; it never touches another database.
 
-Each run gets a fresh database (`fresh`), dropped after it (`drop`).
+Each run gets a fresh database (`fresh`), dropped after it (`drop`). The dev
+loop's kept test database is `<name>_test`, Django's own default, dropped with
+it; its dumps are made and restored with the engine's client programs
+(pg_dump/pg_restore, mariadb-dump/mariadb), run as migbench's user.
 
 What a subclass provides (postgresql.py, mariadb.py): how to find, initialise,
 start and stop its server; how to connect from migbench's own process (a
@@ -33,6 +36,7 @@ import contextlib
 import os
 import secrets
 import signal
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Sequence
@@ -86,6 +90,7 @@ class ServerEngine(Engine):
     scheme: ClassVar[str]  # URL scheme the children read ("postgres", "mysql")
     url_schemes: ClassVar[tuple[str, ...]]  # schemes accepted from users
     packages: ClassVar[str]  # Debian packages that provide the embedded server
+    client_packages: ClassVar[str]  # Debian packages that provide the dump and restore programs
     default_port: ClassVar[int]
     stop_signal: ClassVar[signal.Signals] = signal.SIGTERM  # how a leftover server is asked to stop
 
@@ -133,6 +138,24 @@ class ServerEngine(Engine):
 
     def create_database_sql(self, name: str) -> str:
         return "CREATE DATABASE %s" % self.quote_name(name)
+
+    def client_tools(self) -> dict[str, Path | None]:
+        """The dump and restore programs by role ("dump", "restore"); None for one not found."""
+        raise NotImplementedError
+
+    def dump_command(self, tools: dict[str, Path], server: Server, name: str, path: Path) -> list[str]:
+        """argv that writes database `name` into the file `path`."""
+        raise NotImplementedError
+
+    def restore_command(self, tools: dict[str, Path], server: Server, name: str,
+                        path: Path) -> tuple[list[str], Path | None]:
+        """argv that loads the dump `path` into the existing, empty database `name`, and the file
+        its standard input reads (None: the argv names the file)."""
+        raise NotImplementedError
+
+    def client_env(self, server: Server) -> dict[str, str]:
+        """The client programs' environment (the password goes here, never into argv)."""
+        raise NotImplementedError
 
     # -- Engine --------------------------------------------------------------------------
 
@@ -252,6 +275,46 @@ class ServerEngine(Engine):
         return [str(python), str(EXECUTE_SQL), "--url", database.url,
                 "--statements", str(statements), "--events", str(events)]
 
+    # -- the dev loop's test databases ------------------------------------------------------
+
+    def test_database(self, database: Database) -> Database:
+        name = self.database_name(database) + "_test"  # what the generated settings' TEST NAME says
+        return Database(self, database.label + "_test", self.child_url(self._serving(), name), None,
+                        database.line)
+
+    def dump_unavailable(self) -> str | None:
+        missing = [role for role, path in self.client_tools().items() if path is None]
+        if not missing:
+            return None
+        return ("no %s program for %s found (looked on PATH and in the usual places); install it with: "
+                "apt-get install %s" % (" or ".join(missing), self.name, self.client_packages))
+
+    def dump(self, database: Database, path: Path) -> str:
+        tools = self._tools()  # what is missing first: it names the package to install
+        server, name = self._serving(), self.database_name(database)
+        run_client(self.dump_command(tools, server, name, Path(path)), "%s of %s" % (tools["dump"].name, name),
+                   self.client_env(server))
+        return tools["dump"].name
+
+    def restore(self, path: Path, database: Database) -> str:
+        """CREATE DATABASE as `fresh` makes one, then the client loads the dump into it."""
+        tools = self._tools()  # what is missing first: it names the package to install
+        server, name = self._serving(), self.database_name(database)
+        try:
+            with contextlib.closing(self.connect(server)) as connection:
+                connection.cursor().execute(self.create_database_sql(name))
+        except Exception as error:  # the driver's own error types differ per engine
+            raise MigbenchError("cannot create %s to restore into: %s" % (name, _one_line(error))) from None
+        argv, stdin = self.restore_command(tools, server, name, Path(path))
+        run_client(argv, "%s into %s" % (tools["restore"].name, name), self.client_env(server), stdin)
+        return "CREATE DATABASE, then %s" % tools["restore"].name
+
+    def _tools(self) -> dict[str, Path]:
+        why = self.dump_unavailable()
+        if why:
+            raise MigbenchError(why)
+        return self.client_tools()  # type: ignore[return-value]
+
     def cache_key(self) -> str:
         """Engine and major version (PostgreSQL 15, MariaDB 10.11): a patch release changes no catalog."""
         version = (self.server.version if self.server else "").split()
@@ -304,6 +367,19 @@ class ServerEngine(Engine):
         return name
 
 
+def run_client(argv: list[str], what: str, env: dict[str, str], stdin: Path | None = None,
+               timeout: float = 3600) -> None:
+    """Run a client program (a dump, a restore); its error output, in one line, if it fails."""
+    with (open(stdin, "rb") if stdin is not None else contextlib.nullcontext(subprocess.DEVNULL)) as source:
+        try:
+            done = subprocess.run(argv, stdin=source, capture_output=True, env=env, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise MigbenchError("%s did not finish in %ds" % (what, timeout)) from None
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).decode("utf-8", errors="replace")
+        raise MigbenchError("%s failed (exit %d): %s" % (what, done.returncode, _one_line(said)))
+
+
 def redact(url: str) -> str:
     """A URL without its password (records and messages never carry one)."""
     parts = urlsplit(url)
@@ -318,4 +394,4 @@ def _label(label: str) -> str:
 
 
 __all__ = ["SCRATCH_PREFIX", "DriverSpec", "MemoryMark", "Server", "ServerEngine", "ServerMemory", "cleanup_stale",
-           "private_files", "redact", "run_as_user", "run_tool", "servers_root", "spawn", "wait_until"]
+           "private_files", "redact", "run_as_user", "run_client", "run_tool", "servers_root", "spawn", "wait_until"]

@@ -10,12 +10,17 @@ other module may:
   module (bench/measure/worker/execute_sql.py), with
   `PRAGMA legacy_alter_table=ON` on Django < 2.2: SQLite >= 3.26 rewrites
   foreign keys on ALTER TABLE RENAME, which breaks those lines' table rebuilds
-  (the generated project's compat app sets the same pragma for Django itself).
+  (the generated project's compat app sets the same pragma for Django itself);
+- the dev loop's kept test database is a file beside the run's
+  (`<label>_test.sqlite3`): Django's default SQLite test database lives in
+  memory, which `test --keepdb` cannot keep; a dump is a copy of that file
+  made with SQLite's online backup, restored by copying it into place.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -73,6 +78,36 @@ class SqliteEngine(Engine):
         if database.line is not None and database.line.needs_sqlite_legacy_alter_table:
             argv.append("--legacy-alter-table")
         return argv
+
+    # -- the dev loop's test databases ---------------------------------------------------------
+
+    dump_suffix = ".sqlite3"
+
+    def test_database(self, database: Database) -> Database:
+        path = Path(database.path)
+        return self.at(path.with_name("%s_test%s" % (path.stem, path.suffix)), database.line)
+
+    def test_settings(self, database: Database) -> dict[str, str]:
+        return {"MIGBENCH_TEST_NAME": str(self.test_database(database).path)}
+
+    def dump(self, database: Database, path: Path) -> str:
+        """SQLite's online backup into a new file: a consistent copy even if someone writes."""
+        Path(path).unlink(missing_ok=True)
+        source = sqlite3.connect("file:%s?mode=ro" % database.path, uri=True)
+        try:
+            target = sqlite3.connect(str(path))
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+        finally:
+            source.close()
+        return "sqlite3 online backup into a file"
+
+    def restore(self, path: Path, database: Database) -> str:
+        self.drop_file(database.path)
+        shutil.copyfile(path, database.path)
+        return "file copy"
 
     def notes(self, line: DjangoLine) -> list[str]:
         if line.needs_sqlite_legacy_alter_table:

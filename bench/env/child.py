@@ -52,7 +52,8 @@ def launcher_options(project: Path) -> list[str]:
 def project_env(database: DatabaseLike, settings: str = SETTINGS) -> dict[str, str]:
     """Environment of a child running a generated project: the parent's, minus anything
     that would leak into the target Python, plus the project's database and settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DJANGO_", "VIRTUAL_ENV"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "DJANGO_", "VIRTUAL_ENV", "MIGBENCH_TEST_"))}
     env.update(database.child_env())
     env["DJANGO_SETTINGS_MODULE"] = settings
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # the generated tree stays exactly as generated

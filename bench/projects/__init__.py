@@ -96,7 +96,8 @@ def _build(source: ProjectSource, env: inspect.UserEnvironment, path: Path) -> N
         package.mkdir()
         (package / "__init__.py").write_text("", encoding="utf-8")
         backend = "postgresql" if _at_least(env.django_version, (1, 9)) else "postgresql_psycopg2"
-        (package / "settings.py").write_text(overlay.settings_text(source.settings, source.env, backend),
+        (package / "settings.py").write_text(overlay.settings_text(source.settings, source.env, backend,
+                                                                   _code_roots(staging, source.settings)),
                                              encoding="utf-8")
         (staging / "manage.py").write_text(overlay.manage_text(source.launcher), encoding="utf-8")
         found = inspect.apps(staging, env, overlay.SETTINGS_MODULE)
@@ -108,6 +109,16 @@ def _build(source: ProjectSource, env: inspect.UserEnvironment, path: Path) -> N
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _code_roots(copy: Path, settings: str) -> tuple:
+    """("src",) when the settings' package lives in a src layout rather than at the root."""
+    top = settings.split(".")[0]
+    for where in ("", "src"):
+        base = copy / where if where else copy
+        if (base / top).is_dir() or (base / (top + ".py")).is_file():
+            return (where,) if where else ()
+    return ()
 
 
 def _at_least(version: str, wanted: tuple[int, int]) -> bool:

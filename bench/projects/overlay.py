@@ -27,7 +27,9 @@ SETTINGS_PACKAGE = "benchproject"
 SETTINGS_MODULE = SETTINGS_PACKAGE + ".settings"
 
 
-def settings_text(user_settings: str, env: dict[str, str], postgres_backend: str = "postgresql") -> str:
+def settings_text(user_settings: str, env: dict[str, str], postgres_backend: str = "postgresql",
+                  paths: tuple = ()) -> str:
+    """`paths`: directories of the copy (relative) put first on sys.path, e.g. `src` for a src layout."""
     lines = [
         '"""Written by migbench into its copy of your project: your settings (%s) with migbench\'s database.' %
         user_settings,
@@ -40,6 +42,9 @@ def settings_text(user_settings: str, env: dict[str, str], postgres_backend: str
         "BASE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))",
         "_POSTGRES_BACKEND = %r" % postgres_backend,
         DATABASE_FROM_URL,
+        "import sys",
+        "for _path in reversed(%r):" % list(paths),
+        "    sys.path.insert(0, os.path.join(BASE_DIR, _path))",
         "# --env, applied before your settings are imported (they may read them)",
         "_MIGBENCH_ENV = %r" % dict(sorted(env.items())),
         "_MIGBENCH_REDIS = os.environ.get('MIGBENCH_REDIS_URL', '')",

@@ -21,8 +21,8 @@ package touches no file.
 """
 
 from .formats import LOADERS, UnreadableVersion, record_from_dict
-from .record import NEEDS_MORE, SCHEMA, Cell, RunRecord
+from .record import NEEDS_MORE, SCHEMA, Cell, RunRecord, test_database_step
 from .store import ResultStore, load_record, read_json
 
 __all__ = ["Cell", "LOADERS", "NEEDS_MORE", "ResultStore", "RunRecord", "SCHEMA", "UnreadableVersion",
-           "load_record", "read_json", "record_from_dict"]
+           "load_record", "read_json", "record_from_dict", "test_database_step"]

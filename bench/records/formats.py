@@ -189,7 +189,11 @@ V1_TYPES = {
         "ok": BOOL, "schema": STR, "difference_count": COUNT, "rows": nullable(STR),
         "differences": ListOf(Obj({"object": STR, "kind": STR, "detail": ANY}, required=("object", "kind")))})),
     "transform": nullable(Obj({"kind": STR, "wall_s": SECONDS,
-                               "apps": ListOf(Obj({"app": STR, "status": STR}, required=("app",)))})),
+                               "apps": ListOf(Obj({"app": STR, "status": STR, "outside_dependents": ListOf(STR)},
+                                                  required=("app",))),
+                               "losses": ListOf(Obj({"app": STR, "migration": STR, "operation": STR,
+                                                     "name": nullable(STR), "reversible": BOOL, "elidable": BOOL},
+                                                    required=("app", "migration", "operation")))})),
     "dev_loop": nullable(MapOf(_DEV_STEP)),
     "deploy": nullable(Obj({"ok": BOOL, "verdict": nullable(STR), "steps": ListOf(_STEP)})),
 }

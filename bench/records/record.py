@@ -19,6 +19,18 @@ SCHEMA = "migbench.run/1"
 NEEDS_MORE = ("oom-killed", "segfault", "memory-error")
 
 
+# The dev loop's test database with migrations: named "test database" before the test-database
+# modes (bench/strategies/testdb.py) came; readers take either.
+TEST_DATABASE_STEP = "test database (migrations)"
+FORMER_TEST_DATABASE_STEP = "test database"
+
+
+def test_database_step(dev_loop: dict | None) -> dict | None:
+    """The dev loop's test-database-with-migrations step of a record, under its current or former name."""
+    dev_loop = dev_loop or {}
+    return dev_loop.get(TEST_DATABASE_STEP) or dev_loop.get(FORMER_TEST_DATABASE_STEP)
+
+
 @dataclass(frozen=True)
 class Cell:
     """What varies in a matrix; records of one cell are repeats of each other."""

@@ -1,9 +1,11 @@
 """Assemble a report (sections of charts, tables and notes) from a set of stored records.
 
-The order is the order a Django engineer asks the questions in: where did
-memory go over time, which version needs what, which caps kill which
-version, which strategy saves time, how does cost grow, then every cell and
-where each figure was measured.
+The order is the order a Django engineer asks the questions in: first the
+answer (which strategy wins, what it costs, what takes the time:
+headline.py), then where memory went over time, which version needs what,
+which caps kill which version, which strategy saves time, which apps and
+migrations cost the most, how does cost grow, then every cell and where each
+figure was measured.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import datetime
 from dataclasses import dataclass, field
 
 from .charts import Chart, build_charts
+from .costs import report_tables
+from .headline import Headline, headlines
 from .load import ResultSet
 from .minimal import cap_searches
 from .tables import (Table, cell_table, group_by_cell, minimal_cap_table, problem_lines, provenance_table,
@@ -25,6 +29,7 @@ class Section:
     charts: list[Chart] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)  # plain notes, one bullet each
+    blocks: list[Headline] = field(default_factory=list)  # a titled list of lines each (the answer)
 
 
 @dataclass
@@ -54,12 +59,18 @@ _CHART_SECTIONS = (
     ("strategies", "Strategies",
      "The same project migrated in different ways, as ratios to `all` (plain `migrate` from empty). "
      "Every strategy's final schema is checked against the reference migrate."),
+    ("costs", "Where the time goes",
+     "The slowest apps and migrations of one run per strategy (the median-wall repeat), read from the "
+     "worker's events: each migration's time from its start to its success, its RSS growth, and how far it "
+     "raised its process's peak."),
     ("scaling", "Scaling",
      "Cost against project size on log-log axes: the slope of the fitted line is the growth exponent."),
 )
 
 
-def _tables_for(kind: str, records: list, by_cell: dict) -> list[Table]:
+def _tables_for(kind: str, records: list, by_cell: dict, costs: list[Table]) -> list[Table]:
+    if kind == "costs":
+        return costs
     if kind == "strategies":
         return strategy_tables(by_cell)
     if kind == "minimal-cap":
@@ -72,10 +83,12 @@ def build_report(results: ResultSet, sources: list[str], title: str | None = Non
     records = results.records
     by_cell = group_by_cell(records)
     charts = build_charts(records)
-    sections = []
+    cost_tables = report_tables(records)
+    sections = [Section("The answer", "Per project: which strategy wins and by how much, what it costs, and "
+                        "where the time goes. The detail follows.", blocks=headlines(records))]
     for kind, heading, intro in _CHART_SECTIONS:
         chosen = [c for c in charts if c.kind == kind]
-        tables = _tables_for(kind, records, by_cell)
+        tables = _tables_for(kind, records, by_cell, cost_tables)
         if chosen or tables:
             sections.append(Section(heading, intro, charts=chosen, tables=tables))
     sections.append(Section("Runs", "Every cell, one row each.", tables=[cell_table(by_cell)]))

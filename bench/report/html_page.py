@@ -23,6 +23,8 @@ table { border-collapse: collapse; margin: 1em 0; font-size: .85em; display: blo
 caption { text-align: left; font-weight: 600; padding-bottom: .3em; }
 th, td { border: 1px solid #ddd; padding: .25em .5em; white-space: nowrap; vertical-align: top; }
 th { background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.answer { background: #f6f8fa; border-left: 4px solid #2e9d3a; padding: .2em 1em; margin: 1em 0; }
+.answer h3 { margin: .5em 0 .2em; }
 nav ul { columns: 2; font-size: .9em; } code { background: #f3f3f3; padding: 0 .2em; }
 """
 
@@ -46,6 +48,9 @@ def render_html(report: Report) -> str:
 def _section(section: Section) -> str:
     parts = ['<section id="%s"><h2>%s</h2>' % (_anchor(section.title), html.escape(section.title)),
              "<p>%s</p>" % _inline(section.intro)]
+    for block in section.blocks:
+        parts.append('<div class="answer"><h3>%s</h3><ul>%s</ul></div>' % (
+            html.escape(block.title), "".join("<li>%s</li>" % html.escape(line) for line in block.lines)))
     for chart in section.charts:
         parts.append('<figure id="%s"><img alt="%s" src="data:image/png;base64,%s">'
                      "<figcaption><b>%s.</b> %s</figcaption></figure>" % (

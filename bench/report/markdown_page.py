@@ -14,6 +14,8 @@ def render_markdown(report: Report) -> str:
                  report.generated_at, report.described, ", ".join("`%s`" % s for s in report.sources)), ""]
     for section in report.sections:
         lines += ["## %s" % section.title, "", section.intro, ""]
+        for block in section.blocks:
+            lines += ["### %s" % _escape(block.title), ""] + ["- %s" % _escape(line) for line in block.lines] + [""]
         for chart in section.charts:
             lines += ["![%s](%s/%s.png)" % (_escape(chart.title), CHART_DIR, chart.slug), "",
                       "**%s.** %s" % (_escape(chart.title), _escape(chart.caption)), ""]

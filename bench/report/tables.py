@@ -11,8 +11,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from migbench.bench.analysis.stats import summarize
-from migbench.bench.records import Cell, RunRecord
+from migbench.bench.records import Cell, RunRecord, test_database_step
 from migbench.units import format_size
+
+from .attribution import applied_count
 
 MB = 2**20
 
@@ -42,8 +44,8 @@ def cell_table(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | None = 
     servers = any(_server_peak(r) for c in cells for r in by_cell[c])
     columns = (("scenario",) if several else ()) + ("strategy", "django", "python") + (
         ("database",) if engines else ()) + (
-        "cap", "runs", "outcome", "wall s", "peak MB", "cg peak MB") + (("server MB",) if servers else ()) + (
-        "stopped in",)
+        "cap", "runs", "outcome", "wall s", "peak MB", "limiter peak MB") + (
+        ("DB server peak MB",) if servers else ()) + ("stopped in",)
     rows = []
     for cell in cells:
         records = sorted(by_cell[cell], key=lambda r: r.repeat)
@@ -58,12 +60,12 @@ def cell_table(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | None = 
             median_text([r.limit_peak_bytes / MB for r in records if r.limit_peak_bytes], "%.0f")) + (
             (median_text([_server_peak(r) / MB for r in records if _server_peak(r)], "%.0f"),) if servers else ()) + (
             ", ".join(stopped),))
-    numeric = frozenset(columns.index(name) for name in ("runs", "wall s", "peak MB", "cg peak MB", "server MB")
-                        if name in columns)
+    numeric = frozenset(columns.index(name) for name in ("runs", "wall s", "peak MB", "limiter peak MB",
+                                                         "DB server peak MB") if name in columns)
     return Table("Runs by cell", columns, rows, numeric,
-                 note="median over the cell's runs, ± half the range; cg peak = the limiter's own peak "
+                 note="median over the cell's runs, ± half the range; limiter peak = the limiter's own peak "
              "(cgroup memory.peak / max_usage_in_bytes: includes page cache)" + (
-                 "; server = the database server's own peak (sum of PSS of its processes), not in the cap"
+                 "; DB server peak = the database server's own peak (sum of PSS of its processes), not in the cap"
                  if servers else ""))
 
 
@@ -102,17 +104,23 @@ def strategy_tables(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | No
         for cell in members:
             row = figures[cell.strategy]
             rows.append((
-                cell.strategy, _fmt(row.get("wall"), "%.2f"), _ratio(row.get("wall"), base.get("wall")),
+                cell.strategy, _fmt(row.get("applied"), "%.0f"),
+                _fmt(row.get("wall"), "%.2f"), _ratio(row.get("wall"), base.get("wall")),
                 _fmt(row.get("peak"), "%.0f"), _ratio(row.get("peak"), base.get("peak")),
                 _fmt(row.get("testdb"), "%.2f"), _ratio(row.get("testdb"), base.get("testdb")),
                 _fmt(row.get("testdb_peak"), "%.0f"), _ratio(row.get("testdb_peak"), base.get("testdb_peak")),
                 _fmt(row.get("mm"), "%.2f"), _fmt(row.get("plan"), "%.2f"), row.get("checks", "-")))
         title = "strategies vs all: %sDjango %s / Python %s / %scap %s (medians of ok runs)" % (
             (scenario + ": ") if several else "", django, python, (database + " / ") if engines else "", cap)
-        tables.append(Table(title, ("strategy", "migrate s", "x all", "peak MB", "x all", "test DB s", "x all",
-                                    "tdb MB", "x all", "mm chk s", "plan s", "checks"),
-                            rows, frozenset(range(1, 11))))
+        tables.append(Table(title, STRATEGY_COLUMNS, rows, frozenset(range(1, 12)), note=STRATEGY_NOTE))
     return tables
+
+
+STRATEGY_COLUMNS = ("strategy", "migrations", "migrate s", "x all", "peak MB", "x all", "test DB s", "x all",
+                    "test DB peak MB", "x all", "makemigrations --check s", "migrate --plan s", "checks")
+STRATEGY_NOTE = ("migrations = how many the strategy applied (unapplied, going backward); x all = the ratio to "
+                 "`all`'s median; test DB = `manage.py test` creating the test database; migrate --plan is "
+                 "showmigrations before Django 2.2")
 
 
 def minimal_cap_table(searches: list) -> Table | None:
@@ -205,7 +213,8 @@ def median_text(values: list[float], fmt: str) -> str:
 
 
 def strategy_figures(records: list[RunRecord]) -> dict:
-    """Medians of one strategy cell's ok runs: migrate, test database, makemigrations --check, plan."""
+    """Medians of one strategy cell's ok runs: migrations applied, migrate, test database,
+    makemigrations --check, plan."""
     if not records:
         return {}
     ok = [r for r in records if r.outcome == "ok"]
@@ -214,13 +223,15 @@ def strategy_figures(records: list[RunRecord]) -> dict:
         figures["checks"] = outcomes(records)
         return figures
     figures["wall"] = summarize([r.wall_s for r in ok]).median
+    figures["applied"] = summarize([applied_count(r.events) for r in ok]).median
     figures["peak"] = summarize([r.peak_rss_bytes / MB for r in ok]).median
-    for key, name in (("testdb", "test database"), ("mm", "makemigrations --check")):
-        walls = [r.dev_loop[name]["wall_s"] for r in ok if r.dev_loop and name in r.dev_loop]
+    tests = [step for step in (test_database_step(r.dev_loop) for r in ok) if step]
+    for key, steps in (("testdb", tests), ("mm", [r.dev_loop["makemigrations --check"] for r in ok
+                                                  if r.dev_loop and "makemigrations --check" in r.dev_loop])):
+        walls = [step["wall_s"] for step in steps]
         if walls:
             figures[key] = summarize(walls).median
-    peaks = [r.dev_loop["test database"]["peak_rss_bytes"] / MB for r in ok
-             if r.dev_loop and "test database" in r.dev_loop]
+    peaks = [step["peak_rss_bytes"] / MB for step in tests]
     if peaks:
         figures["testdb_peak"] = summarize(peaks).median
     plans = [step["wall_s"] for r in ok for name, step in (r.dev_loop or {}).items()

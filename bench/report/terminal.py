@@ -2,8 +2,12 @@
 
 Built from stored records (never from the run's memory), so a resumed matrix
 shows the cells of earlier invocations too; the rows are the same as the
-report's (bench/report/tables.py). A record file that does not load is named
-and left out: the summary of the run just measured always prints.
+report's (bench/report/tables.py, costs.py). A record file that does not load
+is named and left out: the summary of the run just measured always prints.
+
+After the summary: the strategies side by side (when there are several),
+then where the time went in the largest cell (its slowest apps and
+migrations, bench/report/attribution.py), kept to a screenful.
 """
 
 from __future__ import annotations
@@ -12,7 +16,11 @@ from collections import defaultdict
 
 from migbench.bench.records import Cell, ResultStore, RunRecord
 
+from . import costs
 from .tables import cell_table, problem_lines, render_text, strategy_tables
+
+COST_APPS = 5
+COST_MIGRATIONS = 10
 
 
 def records_by_cell(store: ResultStore, cells: list[Cell]) -> tuple[dict[Cell, list[RunRecord]], list[str]]:
@@ -38,12 +46,21 @@ def summary_lines(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell]) -> li
     return render_text(cell_table(by_cell, cells))
 
 
-def strategy_lines(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell]) -> list[str]:
-    """Strategies side by side as ratios to `all`; empty when the cells hold one strategy."""
-    lines = []
-    for table in strategy_tables(by_cell, cells):
-        lines += [table.title] + render_text(table) + [""]
-    return lines[:-1]
+def strategy_lines(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell], with_costs: bool = True) -> list[str]:
+    """What follows the summary: strategies side by side as ratios to `all` (when the cells hold
+    several), then, with `with_costs`, where the time went (`cost_lines`); empty when neither applies."""
+    blocks = [[table.title] + render_text(table) for table in strategy_tables(by_cell, cells)]
+    if with_costs:
+        blocks.append(cost_lines(by_cell, cells))
+    lines: list[str] = []
+    for block in (b for b in blocks if b):
+        lines += ([""] if lines else []) + block
+    return lines
+
+
+def cost_lines(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell]) -> list[str]:
+    """The largest cell's slowest apps and migrations, with where its peak was; empty when nothing applied."""
+    return costs.cost_lines(by_cell, cells, apps=COST_APPS, migrations=COST_MIGRATIONS)
 
 
 def invalid_lines(by_cell: dict[Cell, list[RunRecord]]) -> list[str]:

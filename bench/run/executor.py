@@ -75,6 +75,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
         timeout_s=options.timeout_s, interval_s=options.interval_s, ddl=base.ddl if base else None)
     results: list[StepResult] = []
     proof = dev = deploy = server_memory = None
+    notes = [order.note] if order.note else []
     mark = engine.memory_mark()  # the server's own memory, from here to the end of the run
     try:
         ctx.databases["main"] = engine.fresh(workdir, "main", line)
@@ -86,9 +87,10 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
             on_note("  validating: schema against the baseline, one row into every model")
             proof = _validate(strategy, ctx, project, env, project_apps, base, on_note)
             if dev_loop and strategy.dev_loop:
-                on_note("  timing the daily commands: makemigrations --check, migrate --plan, test database")
-                dev = {r.name: r.summary() for r in
-                       (run_step(spec, ctx) for spec in daily.dev_loop_steps(line))}
+                on_note("  timing the daily commands: makemigrations --check, migrate --plan, the test "
+                        "database (with and without migrations, keepdb, from a dump)")
+                timed = daily.run(ctx, env, engine, line, on_note)
+                dev, notes = timed.steps, notes + timed.notes
             deploy = strategy.deploy(ctx, engine, line, project_apps, on_note)
         server_memory = mark.peak() if mark is not None else None
     finally:
@@ -96,8 +98,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
             engine.drop(ctx.databases["main"])
         shutil.rmtree(workdir, ignore_errors=True)
     return build_record(planned, repeat, scenario, options, command, manifest, project, results, started_at,
-                        line, proof, dev, deploy, variant, engine, [order.note] if order.note else [],
-                        server_memory)
+                        line, proof, dev, deploy, variant, engine, notes, server_memory)
 
 
 def _validate(strategy, ctx: StepContext, project: Path, env: Environment, project_apps: list[str],

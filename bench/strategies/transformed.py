@@ -6,8 +6,10 @@
   deleted, dependencies repointed, `replaces` dropped).
 - `optimize`: `optimizemigration` on every migration (Django >= 4.1).
 
-What each transformation does is bench/strategies/transforms/; migrations
-zero, which also has a deploy flow, is bench/strategies/zero.py.
+Only the project's own apps are transformed: on a real project, the apps its
+manifest lists (third-party apps migrate as they are). What each transformation
+does is bench/strategies/transforms/; migrations zero, which also has a deploy
+flow, is bench/strategies/zero.py.
 """
 
 from .base import Strategy

@@ -1,11 +1,13 @@
-"""Transformed copies of a generated project (squashed, reset to zero, optimized), cached.
+"""Transformed copies of a project (squashed, reset to zero, optimized), cached.
 
 A transformation runs the target Django's own commands (squashmigrations,
 makemigrations, optimizemigration), so its output depends on the project and
 on the exact (Python, Django) pair; it is cached per pair next to the
 projects, with the transformation's report, and rebuilt when the code that
 makes it changes (its source digest is part of the key). The original
-project is never touched: a variant is a copy.
+project is never touched: a variant is a copy. For a real project the
+"original" is already migbench's prepared copy (bench/projects/), and only its
+own apps are transformed (transforms/layout.py).
 """
 
 from __future__ import annotations

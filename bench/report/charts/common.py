@@ -20,6 +20,8 @@ from matplotlib.figure import Figure
 from migbench.bench.analysis.stats import Summary, summarize
 from migbench.bench.records import RunRecord
 from migbench.bench.report.load import version_key  # noqa: F401  (the charts' version order is the loader's)
+# one strategy order and one representative run for the charts, the cost tables and the headline
+from migbench.bench.report.focus import STRATEGY_ORDER, representative, strategy_key  # noqa: F401
 from migbench.units import format_size
 
 T = TypeVar("T")
@@ -62,9 +64,6 @@ PHASE_COLOURS = {
 PHASE_ALPHA = {"rendering": 0.38}
 DEFAULT_PHASE_ALPHA = 0.55
 PHASE_ORDER = tuple(PHASE_COLOURS)
-
-# Strategies in the order a reader meets them (docs/strategies.md); others follow alphabetically.
-STRATEGY_ORDER = ("all", "per-app", "backward", "squash", "squash-final", "zero", "optimize", "floor")
 
 SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                   "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#843c39", "#7b4173")
@@ -130,12 +129,6 @@ def cap_key(limit: int | None) -> float:
 
 def cap_label(limit: int | None) -> str:
     return format_size(limit)
-
-
-def strategy_key(strategy: str) -> tuple:
-    if strategy in STRATEGY_ORDER:
-        return (0, STRATEGY_ORDER.index(strategy), "")
-    return (1, 0, strategy)
 
 
 def fmt_mb(value_bytes: float | None) -> str:
@@ -243,12 +236,6 @@ def cell_sort_key(record: RunRecord) -> tuple:
     return (project_size(record), record.scenario.get("sha256", ""), strategy_key(record.strategy),
             version_key(record.django_version), version_key(record.python_version),
             cap_key(record.memory_limit_bytes), record.database.get("engine", ""))
-
-
-def representative(repeats: Sequence[RunRecord]) -> RunRecord:
-    """The repeat with the median wall time (the lower middle for an even count)."""
-    ordered = sorted(repeats, key=lambda r: (r.wall_s, r.repeat))
-    return ordered[(len(ordered) - 1) // 2]
 
 
 def majority_outcome(repeats: Sequence[RunRecord]) -> tuple[str, str | None]:

@@ -14,6 +14,11 @@ migrations per app vary, both when both do); otherwise the model count, or
 the migration count when every size has the same number of models. With two
 variables the chart plots against models and draws the fit's prediction at
 the measured sizes, one line per level of the other knob.
+
+A one-variable series with five sizes or more also gets the fit over its
+three largest sizes (`growth.fit_largest`), dotted: a fixed cost (creating
+the models) bends the full-range line, and the largest sizes say how cost
+grows from there on (README, "How the cost grows": 128-512 migrations).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from .common import (MB, SERIES_COLOURS, Chart, cap_key, fmt_s, group_by, new_fi
                      plain_log_axis, slugify, sort_outcomes, strategy_key, swept, to_png, version_key)
 
 LINE_OVERHANG = 1.1  # a fitted line runs this factor past the first and last sizes
+TAIL_SIZES = 3  # the largest sizes fitted on their own...
+TAIL_MIN_SIZES = 5  # ...in a series with at least this many (so two or more are left out)
 # (growth's quantity, axis label, read, scale to the axis unit)
 QUANTITIES = (("time", "wall time (s)", lambda r: r.wall_s, 1.0),
               ("peak", "peak RSS (MB)", lambda r: r.peak_rss_bytes, MB))
@@ -51,6 +58,7 @@ class Series:
     points: list  # [Point] of ok runs, x ascending
     crashes: list  # [(x, record)]
     fit: growth.SeriesFit | None
+    tail: growth.SeriesFit | None = None  # the fit over the TAIL_SIZES largest sizes
 
 
 def series_sort_key(cell: Cell) -> tuple:
@@ -100,6 +108,7 @@ def series_for(records: list[RunRecord], variables: tuple[str, ...] | str) -> li
         variables = (variables,)
     x = variables[0]
     fits = growth.fit_series(records, variables)
+    tails = growth.fit_largest(records, variables, TAIL_SIZES) if len(variables) == 1 else {}
     groups = group_by(records, lambda r: growth.series_of(r.cell()))
     keys = sorted(groups, key=series_sort_key)
     result = []
@@ -113,7 +122,8 @@ def series_for(records: list[RunRecord], variables: tuple[str, ...] | str) -> li
             points.append(Point(sizes, _level(runs[0], variables), values))
         points.sort(key=lambda p: (p.sizes[x], p.level))
         crashes = [(r.project.get(x), r) for r in group if r.outcome != "ok" and (r.project or {}).get(x)]
-        result.append(Series(key, growth.series_label(key, keys), points, crashes, fits.get(key)))
+        tail = tails.get(key) if len(points) >= TAIL_MIN_SIZES else None
+        result.append(Series(key, growth.series_label(key, keys), points, crashes, fits.get(key), tail))
     return result
 
 
@@ -156,10 +166,17 @@ def swept_knobs(record: RunRecord) -> tuple[str, ...]:
     return tuple(sorted(record.scenario["vary"])) if swept(record) else ()
 
 
-def _growth_of(s: Series, quantity: str):
-    if s.fit is None:
+def _growth_of(s: Series, quantity: str, tail: bool = False):
+    fit = s.tail if tail else s.fit
+    if fit is None:
         return None
-    return s.fit.time if quantity == "time" else s.fit.peak
+    return fit.time if quantity == "time" else fit.peak
+
+
+def tail_range(s: Series, x: str) -> tuple[float, float]:
+    """The sizes the tail fit covers (its first and last)."""
+    sizes = [p.sizes[x] for p in s.points[-TAIL_SIZES:]]
+    return sizes[0], sizes[-1]
 
 
 def _chart(name: str, variables: tuple[str, ...], series: list[Series], knobs: tuple | None = None) -> Chart:
@@ -186,6 +203,11 @@ def _chart(name: str, variables: tuple[str, ...], series: list[Series], knobs: t
                 label += "too few sizes to fit"
             else:
                 label += "no run finished"
+            tail = _growth_of(s, quantity, tail=True)
+            if tail is not None:
+                low, high = tail_range(s, x)
+                _tail_line(ax, tail, x, low, high, scale, colour)
+                label += "\n%g-%g %s (dotted): %s (%s)" % (low, high, x, tail.formula(), tail.quality())
             for cx, record in s.crashes:
                 ax.plot([cx], [read(record) / scale], marker="X", ms=10, color=outcome_colour(record.outcome),
                         mec=colour, mew=1.2, ls="none", zorder=4)
@@ -223,6 +245,12 @@ def _fit_lines(ax, s: Series, fit, x: str, scale: float, colour: str) -> None:
         points = sorted(points, key=lambda p: p.sizes[x])
         ax.plot([p.sizes[x] for p in points], [fit.predict(p.sizes) / scale for p in points], color=colour,
                 lw=1.3, ls="--", zorder=2)
+
+
+def _tail_line(ax, fit, x: str, low: float, high: float, scale: float, colour: str) -> None:
+    lo, hi = low / LINE_OVERHANG, high * LINE_OVERHANG
+    line_x = [lo * (hi / lo) ** (i / 20) for i in range(21)]
+    ax.plot(line_x, [fit.predict({x: v}) / scale for v in line_x], color=colour, lw=1.6, ls=":", zorder=2)
 
 
 def _axes(ax, quantity, ylabel, read, scale, series, xs_all, x, legend_share: float) -> None:
@@ -285,6 +313,11 @@ def _fit_text(s: Series, named: bool) -> str:
     text = "time grows as %s (%s, %d sizes)" % (time.formula(), time.quality(), time.n)
     if s.fit.peak is not None:
         text += ", peak RSS as %s" % s.fit.peak.formula()
+    if s.tail is not None and s.tail.time is not None:
+        x = s.tail.time.variables[0]
+        low, high = tail_range(s, x)
+        text += ", and time over the %d largest sizes alone (%g-%g %s, dotted) as %s (%s)" % (
+            TAIL_SIZES, low, high, x, s.tail.time.formula(), s.tail.time.quality())
     return ("%s: %s" % (s.label, text)) if named else text
 
 

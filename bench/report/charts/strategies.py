@@ -13,7 +13,7 @@ crashed gets no ratio, only its outcome.
 from __future__ import annotations
 
 from migbench.bench.analysis.stats import summarize
-from migbench.bench.records import RunRecord
+from migbench.bench.records import RunRecord, test_database_step
 
 from .common import (MB, Chart, cap_label, cell_sort_key, fmt_mb, fmt_ratio, fmt_s, fmt_s_short, group_by,
                      majority_outcome, names_with_several_sizes, new_figure, outcome_colour,
@@ -21,7 +21,6 @@ from .common import (MB, Chart, cap_label, cell_sort_key, fmt_mb, fmt_ratio, fmt
                      strategy_key, to_png)
 
 BASELINE = "all"
-TEST_DATABASE = "test database"
 
 
 def build(records: list[RunRecord]) -> list[Chart]:
@@ -46,7 +45,7 @@ class Metric:
 
 def _test_db(field):
     def read(record: RunRecord):
-        step = (record.dev_loop or {}).get(TEST_DATABASE)
+        step = test_database_step(record.dev_loop)
         if not step or step.get("outcome", "ok") != "ok":
             return None
         return step.get(field)
@@ -178,8 +177,12 @@ def caption(rows, metrics) -> str:
         show = (lambda v: fmt_mb(v)) if name == "peak" else fmt_s
         what = {"migrate": "migrate", "peak": "peak RSS", "test database": "test-database creation"}[name]
         low, high = ("lowest", "highest") if name == "peak" else ("fastest", "slowest")
-        text = "%s: 'all' %s, %s %s at %s (%s)" % (what, show(base_median), low, best[1], show(best[2]),
-                                                  fmt_ratio(best[0]))
+        if best[0] > 1:  # every other strategy is slower (or higher): no "fastest" but all
+            text = "%s: 'all' %s is the %s; next %s at %s (%s)" % (what, show(base_median), low, best[1],
+                                                                  show(best[2]), fmt_ratio(best[0]))
+        else:
+            text = "%s: 'all' %s, %s %s at %s (%s)" % (what, show(base_median), low, best[1], show(best[2]),
+                                                      fmt_ratio(best[0]))
         if worst[1] != best[1] and worst[0] > 1.05:
             text += ", %s %s at %s (%s)" % (high, worst[1], show(worst[2]), fmt_ratio(worst[0]))
         facts.append(text)

@@ -289,8 +289,9 @@ def _legend(figure, page: list[RunRecord]) -> int:
 
 def caption(page: list[RunRecord]) -> str:
     """1-3 sentences: how to read it, then the crashes and the peaks, figures from the records."""
-    sentences = ["RSS of each run over time (the median-wall repeat of each cell): bands are phases, "
-                 "magenta is 'Rendering model states'%s%s." % (
+    sentences = ["RSS of each run over time (the median-wall repeat of each cell): bands are the phases the "
+                 "worker reported (%s)%s%s." % (
+                     _phases_text(page),
                      ", the dashed red line is the memory cap" if any(r.memory_limit_bytes for r in page) else "",
                      ", X marks where a run died" if any(crashed(r) for r in page) else "")]
     several_sizes = varying(page, project_size)
@@ -339,6 +340,23 @@ def caption(page: list[RunRecord]) -> str:
                                                                who(slowest_render))
         sentences.append(text + ".")
     return " ".join(sentences)
+
+
+def _phases_text(page: list[RunRecord]) -> str:
+    """The phases these runs had; rendering named only when a run rendered model states up front
+    (Django 1.8 and 1.9 going forward, every version going backward): no band, no word of it."""
+    spans = [s for r in page for s in phase_spans(r.events, record_end(r))]
+    present = [p for p in PHASE_ORDER if any(s.phase == p for s in spans)]
+    names = [p for p in present if p != "rendering"]
+    text = ", ".join(names) if names else "none recorded"
+    if "rendering" in present:
+        longest = max(sum(s.stop - s.start for s in phase_spans(r.events, record_end(r)) if s.phase == "rendering")
+                      for r in page)
+        text += "; magenta is 'Rendering model states', up to %s in one run" % (
+            fmt_s(longest) if longest >= 0.01 else "under 0.01 s")
+    else:
+        text += "; no run here rendered model states up front"
+    return text
 
 
 def _verb(outcome: str) -> str:

@@ -17,10 +17,10 @@ from migbench.bench.env.environments import Environment
 from migbench.errors import MigbenchError
 from migbench.targets import resolve_line
 
-from .graphinfo import SCRATCH_ENGINE, last_line, on_disk, operations, probe, used
+from .graphinfo import SCRATCH_ENGINE, last_line, named_from_outside, on_disk, operations, probe, used
+from .layout import Layout
 from .report import AppResult, TransformReport
 
-APPS_DIR = "apps"
 COMMAND_TIMEOUT = 3600
 
 
@@ -29,9 +29,10 @@ class Job:
 
     kind = ""
 
-    def __init__(self, source: Path, project: Path, env: Environment, labels: list[str], scratch: Path, on_note,
+    def __init__(self, source: Path, project: Path, env: Environment, layout: Layout, scratch: Path, on_note,
                  engine=None, baseline: Schema | None = None):
         self.source, self.project, self.env, self.on_note = source, project, env, on_note
+        self.layout, labels = layout, layout.labels
         self.engine = engine or SCRATCH_ENGINE  # where the copy must migrate and match the original
         # The original's schema on that engine: given by the caller when it has it (the run's
         # cached baseline), else migrated once here when first needed.
@@ -41,9 +42,13 @@ class Job:
         self.runner = ProjectRunner(project, env.python, SCRATCH_ENGINE.fresh(scratch, "scratch", self.line))
         self.wall = 0.0
         self.notes: list[str] = []
+        self.losses: list[dict] = []
         for label in labels:
             if not self.migrations_dir(label).is_dir():
-                raise MigbenchError("%s has no migrations directory for app %r" % (project, label))
+                raise MigbenchError("%s has no migrations directory for app %r (%s); prepare the project again"
+                                    % (project, label, layout.dirs[label]))
+        if layout.left_alone:
+            self.note("own apps without migrations, left alone: " + ", ".join(layout.left_alone))
         before, error = probe(project, env)
         if before is None:
             raise MigbenchError("the migrations of %s do not load on Django %s: %s"
@@ -66,14 +71,28 @@ class Job:
             "%d %s" % (n, status) for status, n in sorted(counts.items())), len(apps)))
         return TransformReport(
             self.kind, self.env.django_version, self.env.python_version, round(self.wall, 3), apps,
-            sum(a.migrations_before for a in apps), sum(a.migrations_after for a in apps), self.notes)
+            sum(a.migrations_before for a in apps), sum(a.migrations_after for a in apps), self.notes,
+            self.losses)
 
     # -- helpers --
     def migrations_dir(self, app: str) -> Path:
-        return self.project / APPS_DIR / app / "migrations"
+        return self.layout.folder(self.project, app)
 
     def files(self, app: str) -> list[str]:
-        return sorted(p.stem for p in self.migrations_dir(app).glob("*.py") if p.name != "__init__.py")
+        """The app's migration files, as Django's loader sees them (names starting with _ or ~ are not)."""
+        return sorted(p.stem for p in self.migrations_dir(app).glob("*.py") if p.name[0] not in "_~")
+
+    def locate(self, module: str) -> Path | None:
+        """The file of a migration module an own app's squashed file names (Django's porting comment):
+        through the app's migrations module (MIGRATION_MODULES, a src/ layout), else from the root."""
+        package, _, name = module.rpartition(".")
+        for app, known in self.before.get("modules", {}).items():
+            if known == package and app in self.layout.dirs:
+                return self.migrations_dir(app) / (name + ".py")
+        return None
+
+    def outside_references(self, state: dict, app: str, names) -> list[str]:
+        return named_from_outside(state, self.labels, app, names)
 
     def manage(self, what: str, *args: str) -> CommandResult:
         """A transforming command: its time counts in wall_s."""
@@ -157,10 +176,12 @@ class Job:
         return max(owners, key=len) if owners else None
 
     def makemigrations_clean(self) -> CommandResult:
-        """makemigrations finds no changes (before 1.10, which lacks --check: the dry run says so)."""
+        """makemigrations finds no changes in the transformed apps (before 1.10, which lacks --check:
+        the dry run says so). Third-party apps are not asked: their pending changes are not ours."""
         if self.line.has_makemigrations_check:
-            return self.runner.manage("makemigrations --check", "makemigrations", "--check", "--dry-run")
-        return self.runner.manage("makemigrations --dry-run", "makemigrations", "--dry-run",
+            return self.runner.manage("makemigrations --check", "makemigrations", "--check", "--dry-run",
+                                      *self.labels)
+        return self.runner.manage("makemigrations --dry-run", "makemigrations", "--dry-run", *self.labels,
                                   accept=lambda code, out: code == 0 and "No changes detected" in out)
 
 

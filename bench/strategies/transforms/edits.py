@@ -1,4 +1,5 @@
-"""Squash-final's follow-up edits of migration files: repoint dependencies, drop `replaces`."""
+"""Edits of migration files: squash-final's follow-up (repoint dependencies, drop `replaces`)
+and zero's `replaces` for the old names other apps' migrations still depend on."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import ast
 from .porting import PortingError, parse_lenient
 
 
-def rewrite_dependencies(text: str, mapping: dict[tuple[str, str], tuple[str, str]]) -> str:
-    """Point `dependencies` / `run_before` entries named in `mapping` at their new target."""
+def rewrite_dependencies(text: str, mapping: dict[tuple[str, str], tuple[str, str] | None]) -> str:
+    """Point `dependencies` / `run_before` entries named in `mapping` at their new target (None: drop it)."""
     try:
         tree = ast.parse(text)
     except SyntaxError as error:
@@ -27,6 +28,8 @@ def rewrite_dependencies(text: str, mapping: dict[tuple[str, str], tuple[str, st
                 pair = _pair(element)
                 if pair in mapping:
                     pair, changed = mapping[pair], True
+                    if pair is None:
+                        continue
                     piece = "('%s', '%s')" % pair
                 else:
                     piece = _segment(text, element)
@@ -62,6 +65,27 @@ def remove_replaces(text: str) -> str:
                     end += 1
                 return "".join(lines[:start] + lines[end:])
     return text
+
+
+def add_replaces(text: str, pairs: list[tuple[str, str]], initial: bool = False) -> str:
+    """Give the Migration class a `replaces = [...]` of `pairs` (and `initial = True` if asked and
+    missing), as its first statements.
+
+    Migrations zero deletes names that migrations of apps it cannot edit (third-party) depend
+    on; a migration that replaces them is what those dependencies resolve to (Django's loader
+    repoints dependencies on replaced migrations, present or not, on every line 1.8-6.0)."""
+    tree = parse_lenient(text)
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"):
+        first = cls.body[0]
+        indent = " " * first.col_offset
+        block = "%sreplaces = [\n%s%s]\n\n" % (indent, "".join(
+            "%s    (%r, %r),\n" % (indent, str(app), str(name)) for app, name in pairs), indent)
+        if initial and not any(isinstance(s, ast.Assign) and [getattr(t, "id", "") for t in s.targets] == ["initial"]
+                               for s in cls.body):
+            block = "%sinitial = True\n\n%s" % (indent, block)
+        lines = text.splitlines(keepends=True)
+        return "".join(lines[:first.lineno - 1]) + block + "".join(lines[first.lineno - 1:])
+    raise PortingError("no `class Migration(` to add replaces to")
 
 
 def _pair(node) -> tuple[str, str] | None:

@@ -66,6 +66,19 @@ def operations(info: dict, app: str, names: list[str]) -> int:
     return sum(info["operations"].get("%s.%s" % (app, name), 0) for name in names)
 
 
+def named_from_outside(info: dict, labels: list[str], app: str, names) -> list[str]:
+    """"other.0002_x -> app.0003_y" for each migration of an app outside `labels` (third-party,
+    contrib: not transformed, not editable) that names one of `names` of `app` (a dependency or
+    run_before): what breaks when a transformation deletes those names."""
+    names = set(names)
+    found = []
+    for key, named in sorted(info.get("references", {}).items()):
+        if key.split(".", 1)[0] in labels:
+            continue
+        found.extend("%s -> %s.%s" % (key, other, name) for other, name in named if other == app and name in names)
+    return found
+
+
 _CYCLE = re.compile(r"CircularDependencyError: (.*)")
 _CYCLE_SHOWN = 8
 

@@ -93,7 +93,7 @@ class Optimize(Job):
                 return fail("optimizemigration wrote unexpected files: %s" % ", ".join(created))
             written = folder / (created[0] + ".py")
             try:
-                ported = port_file(written, self.project)
+                ported = port_file(written, self.project, self.locate)
                 text = remove_replaces(written.read_text(encoding="utf-8"))
             except PortingError as error:
                 return fail("manual porting failed: %s" % error)

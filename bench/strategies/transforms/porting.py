@@ -31,15 +31,18 @@ _PORTING_COMMENT = re.compile(
 _MODULE_REFERENCE = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)+\d\w*)\.[A-Za-z_]\w*")
 
 
-def port_file(path: Path, project: Path) -> int:
-    """Port the functions a squashed (or optimized) file references in place; return how many."""
+def port_file(path: Path, project: Path, locate=None) -> int:
+    """Port the functions a squashed (or optimized) file references in place; return how many.
+
+    A referenced module is found by `locate(module)` (a path, or None), else under `project`
+    by its dotted name (a generated project: `apps.shop.migrations.0003_x`)."""
     text = path.read_text(encoding="utf-8")
     modules = referenced_modules(text)
     if not modules:
         return 0
     sources = {}
     for module in modules:
-        source = project.joinpath(*module.split(".")).with_suffix(".py")
+        source = (locate(module) if locate else None) or project.joinpath(*module.split(".")).with_suffix(".py")
         if not source.is_file():
             raise PortingError("the migration module %s is not at %s" % (module, source))
         sources[module] = source.read_text(encoding="utf-8")

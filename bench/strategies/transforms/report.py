@@ -16,6 +16,10 @@ class AppResult:
     operations_after: int | None = None
     files_before: int | None = None  # migration files on disk (a squash keeps the replaced ones)
     files_after: int | None = None
+    # "tagging.0002_x -> shop.0003_y": migrations of apps not transformed (third-party) that name a
+    # migration this transformation removed; the app's new migration keeps `replaces` for them
+    # (zero, squash-final), so on a database migrated with the old history it counts as applied.
+    outside_dependents: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -28,6 +32,9 @@ class TransformReport:
     migrations_before: int
     migrations_after: int
     notes: list[str] = field(default_factory=list)
+    # zero: each RunPython / RunSQL it drops, in plan order: {"app", "migration", "operation"
+    # ("RunPython" | "RunSQL"), "name" (the function, or the SQL's first line), "reversible", "elidable"}
+    losses: list[dict] = field(default_factory=list)
 
     def failed(self) -> list[AppResult]:
         return [a for a in self.apps if a.status == "failed"]

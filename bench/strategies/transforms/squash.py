@@ -95,7 +95,7 @@ class Squash(Job):
             return fail("squashmigrations wrote %d files, expected 1: %s" % (len(created), ", ".join(created)))
         squashed = created[0]
         try:
-            ported = port_file(folder / (squashed + ".py"), self.project)
+            ported = port_file(folder / (squashed + ".py"), self.project, self.locate)
         except PortingError as error:
             return fail("manual porting failed: %s" % error)
         after, error = self.check()
@@ -110,8 +110,10 @@ class Squash(Job):
 
 class SquashFinal(Squash):
     """`squash`, then for each squashed app the follow-up Django's docs describe: delete the
-    replaced files, repoint every dependency on them (any app) at the squashed migration, and
-    drop `replaces`. A follow-up that breaks the graph is reverted and reported."""
+    replaced files, repoint every dependency on them (in the apps it transforms) at the squashed
+    migration, and drop `replaces`. A migration of an app it cannot edit (third-party) that names
+    a replaced one keeps `replaces` in place, which Django resolves that name to. A follow-up
+    that breaks the graph is reverted and reported."""
 
     kind = "squash-final"
 
@@ -124,9 +126,11 @@ class SquashFinal(Squash):
             app = result.app
             keys = [k for k in state["replaces"] if k.split(".", 1)[0] == app and k.split(".", 1)[1] in used(state, app)]
             journal, error = Journal(), ""
+            outside = self.outside_references(
+                state, app, [n for key in keys for a, n in state["replaces"][key] if a == app])
             try:
                 for key in keys:
-                    self.finalize(key, [tuple(r) for r in state["replaces"][key]], journal)
+                    self.finalize(key, [tuple(r) for r in state["replaces"][key]], journal, keep=bool(outside))
             except PortingError as failure:
                 error = "follow-up failed: %s" % failure
             after, graph_error = (None, error) if error else self.check()
@@ -137,12 +141,16 @@ class SquashFinal(Squash):
                                          reason=reason + " (squashed migration kept with replaces)")
             else:
                 state = after
+                kept = ("replaces kept: %d migration(s) of other apps name replaced ones, first %s"
+                        % (len(outside), outside[0])) if outside else ""
                 results[index] = replace(result, files_after=len(self.files(app)),
-                                         migrations_after=len(used(after, app)))
+                                         migrations_after=len(used(after, app)), outside_dependents=outside,
+                                         reason="; ".join(r for r in (result.reason, kept) if r))
             self.tell(results[index])
         return results
 
-    def finalize(self, key: str, replaced: list[tuple[str, str]], journal: Journal) -> None:
+    def finalize(self, key: str, replaced: list[tuple[str, str]], journal: Journal, keep: bool = False) -> None:
+        """Delete `replaced`, repoint what names them at `key`, and drop its `replaces` unless `keep`."""
         app, name = key.split(".", 1)
         for old_app, old_name in replaced:
             old = self.migrations_dir(old_app) / (old_name + ".py")
@@ -158,7 +166,7 @@ class SquashFinal(Squash):
                 if path != squashed and not any(old in text for _, old in replaced):
                     continue  # cannot name a replaced migration: no need to parse it
                 new = rewrite_dependencies(text, mapping)
-                if path == squashed:
+                if path == squashed and not keep:
                     new = remove_replaces(new)
                 if new != text:
                     journal.write(path, new)

@@ -282,7 +282,7 @@ def test_two_ddl_paths_with_one_meaning_compare_equal_and_a_real_change_is_found
     assert [i.columns for i in at_once.table("c").indexes] == [("id",), ("p_id", "kind")]  # no FK index left
     assert diff(at_once, step_by_step) == []
     assert [d.line() for d in diff(at_once, changed)] == [
-        "column c.kind changed: type VARCHAR(20) vs VARCHAR(30)",
+        "column c.kind type: VARCHAR(20) vs VARCHAR(30)",
         "foreign key c.p_id changed: on_delete RESTRICT vs CASCADE"]
 
 

@@ -91,7 +91,7 @@ CREATE UNIQUE INDEX "ix_c" ON shop_order (customer_id, status) WHERE status='ope
     ('CREATE TABLE "shop_customer"', 'CREATE TABLE "shop_client"',
      [("table shop_client", "extra"), ("table shop_customer", "missing")]),
     ('"note" text NULL,', '"note" text NULL, "extra" integer NULL,', [("column shop_order.extra", "extra")]),
-    ('"total" decimal', '"total" integer', [("column shop_order.total", "changed", "type DECIMAL vs INTEGER")]),
+    ('"total" decimal', '"total" integer', [("column shop_order.total", "type", "DECIMAL vs INTEGER")]),
     ('"note" text NULL', '"note" text NOT NULL', [("column shop_order.note", "changed", "null: NULL vs NOT NULL")]),
     ("DEFAULT 'new'", "DEFAULT 'open'", [("column shop_order.status", "changed", "default 'new' vs 'open'")]),
     ('REFERENCES "shop_customer" ("id")', 'REFERENCES "django_migrations" ("id")',
@@ -124,7 +124,9 @@ def test_diff_order_is_deterministic(tmp_path):
     a = snapshot(build(tmp_path, BASE))
     b = snapshot(variant(tmp_path, '"total" decimal', '"total" integer, "zz" int, "aa" int'))
     first = diff(a, b)
-    assert [d.object for d in first] == ["column shop_order.aa", "column shop_order.total", "column shop_order.zz"]
+    assert [(d.object, d.kind) for d in first] == [
+        ("column shop_order.aa", "extra"), ("column shop_order.total", "type"),  # a type change is its own kind
+        ("column shop_order.total", "changed"), ("column shop_order.zz", "extra")]
     assert diff(a, b) == first and diff(b, a)[0].kind == "missing"
 
 

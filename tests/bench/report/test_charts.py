@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from support import DATA, check_all, check_chart, kinds, make_record
 
+from migbench.bench.analysis import growth
 from migbench.bench.report.charts import build_charts, common, crash_matrix, scaling, strategies, timeline
 from migbench.bench.report.load import load_results
 
@@ -270,6 +271,9 @@ def test_strategies_ratios_and_missing_baseline():
     no_all = build_charts([r for r in records if r.strategy != "all"])
     chart = [c for c in no_all if c.kind == "strategies"][0]
     assert "no ratios" in chart.caption
+    slower = [r for r in records if r.strategy in ("all", "backward")]
+    text = strategies.caption(strategies.rows_for(slower), strategies.METRICS[:1])
+    assert "Migrate: 'all' 10 s is the fastest; next backward at 40 s (4.0x)." in text, "no 'fastest' slower one"
 
 
 def test_a_crashed_strategy_shows_its_outcome_and_no_ratio():
@@ -327,6 +331,24 @@ def test_scaling_uses_migrations_when_models_are_constant_and_needs_two_sizes():
     assert "Time grows as migrations^1.00 (R² 1.00, 3 sizes)" in chart.caption
     assert scaling.x_variable(records[:1]) is None
     assert "scaling" not in kinds(build_charts(records[:1]))
+
+
+def test_scaling_draws_the_fit_over_the_largest_sizes_where_a_fixed_cost_bends_the_line():
+    """README, "How the cost grows": over 16-512 migrations the exponent is low (creating the models is a
+    fixed cost); the three largest sizes alone are fitted, drawn dotted and quoted in the caption."""
+    sizes = (16, 32, 64, 128, 256, 512)
+    records = [sized(102, n, wall=5.0 + 0.1 * n, peak_mb=80, vary={"migrations": n // 16}) for n in sizes]
+    (series,) = scaling.series_for(records, ("migrations",))
+    largest = growth.fit_series(records[-3:], ("migrations",))[series.key]
+    assert series.tail.time.exponents == pytest.approx(largest.time.exponents)
+    assert series.fit.time.exponents[0] < series.tail.time.exponents[0] < 1.0
+    assert scaling.tail_range(series, "migrations") == (128, 512)
+    chart = [c for c in build_charts(records) if c.kind == "scaling"][0]
+    check_chart(chart)
+    assert "and time over the 3 largest sizes alone (128-512 migrations, dotted) as migrations^%.2f (R² " % (
+        series.tail.time.exponents[0]) in chart.caption
+    (fewer,) = scaling.series_for(records[:4], ("migrations",))
+    assert fewer.tail is None, "four sizes: the full-range fit only"
 
 
 def test_scaling_of_a_sweep_over_apps_and_migrations_fits_both():

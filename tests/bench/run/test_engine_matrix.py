@@ -87,7 +87,7 @@ def test_every_strategy_matches_the_baseline_on(served, line, python, names, own
         if name == "zero":
             assert record.deploy["ok"], record.deploy
         if dev_loop == "on" and strategies.get(name).dev_loop:
-            assert record.dev_loop["test database"]["outcome"] == "ok", record.dev_loop
+            assert record.dev_loop["test database (migrations)"]["outcome"] == "ok", record.dev_loop
     assert len({records[n].validation["fingerprint"] for n in names if n != "backward"}) == 1
     # nothing of ours is left on the server: every scratch database (and _test) was dropped
     assert _scratch_databases(served) == []

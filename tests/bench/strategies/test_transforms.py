@@ -127,8 +127,13 @@ def test_zero_on_52(history52, environment_for, tmp_path):
     report = transform("zero", history52, dest, env, on_note=lambda _: None)
     assert set(status(report).values()) == {"regenerated"} and not report.failed()
     assert report.migrations_after < report.migrations_before
-    assert any(n.startswith("zero drops the data migrations by design: ") for n in report.notes)
+    assert any(n.startswith("zero drops ") and "RunPython" in n for n in report.notes)
     assert sum(1 for a in report.apps if a.reason.startswith("data operations dropped:")) >= 1
+    info = graph_info(history52, env)  # every RunPython/RunSQL of the old history is a listed loss
+    assert len(report.losses) == sum(n for key, counts in info["data_operations"].items()
+                                     if key.split(".", 1)[0] in status(report) for n in counts.values())
+    assert {loss["operation"] for loss in report.losses} == {"RunPython", "RunSQL"}
+    assert all(loss["name"] and isinstance(loss["reversible"], bool) for loss in report.losses)
     for result in report.apps:
         files = sorted(p.name for p in (dest / "apps" / result.app / "migrations").glob("*.py"))
         assert "0001_initial.py" in files and len(files) - 1 == result.migrations_after == result.files_after
@@ -401,7 +406,7 @@ def test_unusable_input_is_one_line(history52, tmp_path):
     env = Environment(tmp_path / "env", tmp_path / "env" / "bin" / "python", "3.11.7", "5.2.19")
     for kind, source, dest, words in [
         ("rebase", history52, tmp_path / "a", "unknown transformation 'rebase'"),
-        ("zero", tmp_path, tmp_path / "b", "not a generated project"),
+        ("zero", tmp_path, tmp_path / "b", "not a migbench project"),
         ("zero", history52, history52, "already exists"),
     ]:
         with pytest.raises(MigbenchError) as caught:
@@ -692,3 +697,7 @@ def test_report_round_trip():
     again = TransformReport.from_dict(data)
     assert again == report and [a.app for a in again.failed()] == ["b"]
     assert TransformReport.from_dict({**data, "future_key": 1}) == report
+    assert data["losses"] == [] and data["apps"][0]["outside_dependents"] == []
+    older = {k: v for k, v in data.items() if k != "losses"}  # a record from before losses existed
+    older["apps"] = [{k: v for k, v in a.items() if k != "outside_dependents"} for a in data["apps"]]
+    assert TransformReport.from_dict(older) == report
