@@ -134,6 +134,7 @@ def manifest(found: dict, copy: Path, source, own: list[dict], others: list[dict
             "own_migrations": sum(a["migrations"] for a in own),
         },
         "scenario": {"name": source.name},
+        "plan": ["%s.%s" % (app, name) for app, name in found["plan"]],
     }
 
 

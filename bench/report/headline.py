@@ -61,7 +61,7 @@ def headline(focus: Focus) -> Headline:
     if best is None:
         title = "%s: no strategy finished" % focus.scenario
     else:
-        title, line = _winner(focus.scenario, best, {s: wall[s] for s in candidates}, peak)
+        title, line = _winner(focus.scenario, best, {s: wall[s] for s in candidates}, peak, finished)
         lines.append(line)
         low = min(candidates, key=lambda s: (peak[s], s))
         if peak[low] < 0.95 * peak[best]:  # a lower peak worth a line of its own
@@ -83,8 +83,14 @@ def headline(focus: Focus) -> Headline:
     return Headline(title, lines + _elsewhere(focus) + _contributors(focus))
 
 
-def _winner(scenario: str, best: str, wall: dict, peak: dict) -> tuple[str, str]:
+def _winner(scenario: str, best: str, wall: dict, peak: dict, runs: dict | None = None) -> tuple[str, str]:
     base = wall.get(BASELINE)
+    overlap = _overlap(best, runs or {})
+    if overlap:  # repeats say the gap is the machine's noise, not the strategy's
+        return ("%s: no strategy is clearly faster than all" % scenario,
+                "Fastest median: %s at %s against %s for all (%.2fx), but %s: the difference is within the "
+                "spread of the runs; repeat on a quiet machine (--repeat) before acting on it." % (
+                    best, _s(wall[best]), _s(base), wall[best] / base, overlap))
     if best == BASELINE:
         others = sorted((w, s) for s, w in wall.items() if s != BASELINE)
         title = "%s: plain migrate (all) is the fastest" % scenario
@@ -102,6 +108,18 @@ def _winner(scenario: str, best: str, wall: dict, peak: dict) -> tuple[str, str]
         best, _s(wall[best]), _s(base), wall[best] / base, _mb(peak[best]),
         _against(peak[best], peak.get(BASELINE), "all's", _mb))
     return title, line
+
+
+def _overlap(best: str, runs: dict) -> str:
+    """"zero's runs 10.9-14.9 s overlap all's 12.8-19.4 s", when repeats of both overlap; else ""."""
+    if best == BASELINE or len(runs.get(best, ())) < 2 or len(runs.get(BASELINE, ())) < 2:
+        return ""
+    mine = [r.wall_s for r in runs[best]]
+    base = [r.wall_s for r in runs[BASELINE]]
+    if max(mine) < min(base):
+        return ""
+    return "%s's runs %s-%s overlap all's %s-%s" % (best, _s(min(mine)), _s(max(mine)), _s(min(base)),
+                                                    _s(max(base)))
 
 
 def _single(focus: Focus) -> tuple[str, list[str]]:

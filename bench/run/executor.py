@@ -85,7 +85,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
                 break
         if len(results) == len(specs) and all(r.ok for r in results):
             on_note("  validating: schema against the baseline, one row into every model")
-            proof = _validate(strategy, ctx, project, env, project_apps, base, on_note)
+            proof = _validate(strategy, ctx, project, env, project_apps, base, on_note, manifest.get("plan"))
             if dev_loop and strategy.dev_loop:
                 on_note("  timing the daily commands: makemigrations --check, migrate --plan, the test "
                         "database (with and without migrations, keepdb, from a dump)")
@@ -102,11 +102,11 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
 
 
 def _validate(strategy, ctx: StepContext, project: Path, env: Environment, project_apps: list[str],
-              base, on_note) -> dict:
+              base, on_note, plan: list[str] | None = None) -> dict:
     database = ctx.databases["main"]
     engine = database.engine
     if strategy.validation == "emptied":
-        return validation.emptied(database, base, project_apps).to_dict()
+        return validation.emptied(database, base, project_apps, plan).to_dict()
     if base is None and strategy.adopts_baseline:
         base = baseline.adopt(project, env, database, run_id="of this run")
         result = validation.compare(engine.snapshot(database), base)

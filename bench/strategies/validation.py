@@ -17,6 +17,7 @@ untouched, and no migration of those apps is still recorded.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,22 +57,48 @@ def compare(candidate: Schema, baseline: Baseline) -> Validation:
     )
 
 
-def emptied(database: Database, baseline: Baseline, project_apps: list[str]) -> Validation:
-    """After `backward`: the project's tables gone, everything else as in the baseline."""
+def emptied(database: Database, baseline: Baseline, project_apps: list[str], plan: list[str] | None = None
+            ) -> Validation:
+    """After `backward`: the project's tables gone, everything else as in the baseline.
+
+    `plan` (a real project's full plan, "app.name" each, from its manifest): other apps'
+    migrations that depend on the project's (a third-party migration listed in a project
+    migration's `run_before`, as wagtail's `home` does with wagtailcore) are unapplied with
+    them by Django; their apps' differences are then expected, and named in `schema`.
+    """
     prefixes = tuple(app + "_" for app in project_apps)
     expected = Schema(baseline.schema.engine,
                       tuple(t for t in baseline.schema.tables if not t.name.startswith(prefixes)))
     result = compare(database.engine.snapshot(database), Baseline(baseline.path, expected, fingerprint(expected),
                                                  baseline.source + ", without the project's tables",
                                                  None, []))
+    taken = _taken_along(database, project_apps, plan or [])
+    if taken and not result.ok:
+        apps = sorted({name.split(".", 1)[0] for name in taken})
+        pattern = re.compile(r"\b(%s)_" % "|".join(re.escape(app) for app in apps))
+        left_over = [d for d in result.differences if not pattern.search(d["object"])]
+        result.ok = not left_over
+        result.differences, result.difference_count = left_over, len(left_over)
     left = database.engine.recorded_migrations(database, project_apps)
     result.schema = "emptied" if result.ok else "not emptied"
+    if taken:
+        result.schema += " (with %d migrations of other apps that depend on them: %s%s)" % (
+            len(taken), ", ".join(taken[:3]), ", ..." if len(taken) > 3 else "")
     if left:
         result.ok = False
         result.differences.append({"object": "django_migrations", "kind": "extra",
                                    "detail": "still recorded: %s" % ", ".join(left[:10])})
         result.difference_count += 1
     return result
+
+
+def _taken_along(database: Database, project_apps: list[str], plan: list[str]) -> list[str]:
+    """Migrations of other apps in the plan that are no longer recorded after going back."""
+    others = [name for name in plan if name.split(".", 1)[0] not in project_apps]
+    if not others:
+        return []
+    recorded = set(database.engine.recorded_migrations(database, sorted({n.split(".", 1)[0] for n in others})))
+    return [name for name in others if name not in recorded]
 
 
 def write_rows(python: Path, project: Path, database: Database, project_apps: list[str],

@@ -85,5 +85,11 @@ def test_the_same_project_migrates_on_postgresql(tmp_path):
     shutil.copytree(DATA / "pgonly", tree)
     out = tmp_path / "out"
     assert main(["run", "--project", str(tree), "--python", str(python), "--strategy", "all,per-app",
-                 "--database", "postgresql", "--out", str(out), "--no-report"]) == 0
-    assert sorted(load_record(p).outcome for p in out.glob("*.json")) == ["ok", "ok"]
+                 "--database", "postgresql", "--dev-loop", "on", "--out", str(out), "--no-report"]) == 0
+    records = {r.strategy: r for r in (load_record(p) for p in out.glob("*.json"))}
+    assert [r.outcome for r in records.values()] == ["ok", "ok"]
+    loop = records["all"].dev_loop  # the daily commands and the test databases, on a real project
+    assert loop["makemigrations --check"]["verdict"] == "no changes"
+    assert {name for name, step in loop.items() if step["outcome"] == "ok"} >= {
+        "test database (migrations)", "test database (no migrations)", "test database (keepdb)",
+        "test database (from dump)"}

@@ -29,7 +29,7 @@ def measured(wagtail, tmp_path_factory):
     before = fingerprint(tree), fingerprint(site_packages(python))
     out = tmp_path_factory.mktemp("out") / "mysite"
     status = main(["run", "--project", str(tree), "--python", str(python.parent.parent), "--strategy",
-                   "all,backward,squash,zero,floor", "--dev-loop", "on", "--out", str(out), "--no-report"])
+                   "all,backward,squash,zero,floor", "--dev-loop", "off", "--out", str(out), "--no-report"])
     after = fingerprint(tree), fingerprint(site_packages(python))
     records = {r.strategy: r for r in (load_record(p) for p in sorted(out.glob("*.json")))}
     return status, records, before, after
@@ -44,7 +44,8 @@ def test_every_strategy_runs_and_validates(measured):
         assert not record.problems(), (record.strategy, record.problems())
         assert record.scenario["name"] == "mysite" and "/real/mysite-" in record.project["path"]
     assert records["all"].project["migrations"] >= 150  # wagtail's own history, not only the project's
-    assert records["all"].dev_loop  # makemigrations --check, migrate --plan and the test databases
+    # home.0002_create_homepage runs before wagtailcore.0053: going back takes those along, and says so
+    assert "depend on them: wagtailcore.0053_locale_model" in records["backward"].validation["schema"]
 
 
 def test_zero_resets_only_the_projects_app_and_lists_its_data_migration(measured):

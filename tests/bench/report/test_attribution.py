@@ -264,3 +264,14 @@ def test_the_timeline_caption_speaks_of_rendering_only_when_a_run_rendered():
     assert "magenta" not in text
     backward = [load_record(QUICK.format("backward"))]
     assert "magenta is 'Rendering model states', up to" in timeline.caption(backward)
+
+
+def test_a_gap_inside_the_spread_of_the_repeats_is_not_called_a_win():
+    runs = [strategy_run("all", wall, 100, repeat=n, run_id="all%d" % n,
+                         validation={"ok": True, "schema": "became the baseline"})
+            for n, wall in enumerate((15.0, 16.0, 21.0), 1)]
+    runs += [strategy_run("zero", wall, 100, repeat=n, run_id="zero%d" % n)
+             for n, wall in enumerate((11.0, 13.0, 15.5), 1)]
+    [answer] = headlines(runs)
+    assert answer.title == "quick: no strategy is clearly faster than all"
+    assert "zero's runs 11.0 s-15.5 s overlap all's 15.0 s-21.0 s" in "\n".join(answer.lines)
