@@ -3,7 +3,9 @@
     scenario (TOML) -> history (state + timeline of migrations) -> files -> disk
 
 Only `write_project` has side effects; everything before it is a function of
-(scenario, seed, target) and returns the same bytes every time.
+(scenario, seed, target) and returns the same bytes every time. `twin.py` goes the
+other way, as pure: a real project's shape (bench/measure/worker/shape.py) in, a
+scenario that reproduces it out (`migbench twin`).
 """
 
 from .project import Project, build_project, write_project

@@ -64,6 +64,14 @@ class Weighted:
         return rng.choices(self.keys, cum_weights=self.cumulative)[0]
 
 
+def skewed_choice(rng: random.Random, items: list, skew: float):
+    """One of `items`: uniformly (skew 0, exactly random.choice's draw), or the k-th weighing
+    1/k**skew, so the first ones become hubs, as a project's main models are."""
+    if not skew:
+        return rng.choice(items)
+    return rng.choices(items, weights=[1.0 / (k ** skew) for k in range(1, len(items) + 1)])[0]
+
+
 def default_for(kind: str, decimal_places: int | None = None):
     """The default a field of `kind` gets (decimals as 0 with their own places: 0.00)."""
     if kind == "decimal":

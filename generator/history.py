@@ -25,12 +25,12 @@ from dataclasses import dataclass, replace
 
 from migbench.targets import DjangoLine
 
-from . import mutations, operations as ops
-from .fields import NO_INDEX, NUMERIC, UNIQUE_OK, FieldFactory, Weighted
+from . import mutations, operations as ops, plan as planning
+from .fields import NO_INDEX, NUMERIC, UNIQUE_OK, FieldFactory, Weighted, skewed_choice
 from .names import Namer
 from .operations import ConstraintSpec, FieldSpec, IndexSpec, Migration, ModelOptions
 from .rows import RowMaker
-from .scenario import ON_DELETE, OPERATIONS, RELATION_KINDS, GeneratorParams
+from .scenario import CONTRIB_MODELS, ON_DELETE, OPERATIONS, RELATION_KINDS, GeneratorParams
 from .state import AbstractBase, AppState, ModelState, ProjectState
 
 
@@ -122,11 +122,18 @@ class HistoryBuilder:
             self._initial_migration(app)
         plan: list[AppState] = []
         for app in self.state.apps:
-            plan.extend([app] * (self.rng.randint(*self.params.history.migrations_per_app) - 1))
+            migrations = self.per_app(app, "migrations", self.params.history.migrations_per_app)
+            plan.extend([app] * (self.rng.randint(*migrations) - 1))
         self.rng.shuffle(plan)
+        self.planned = planning.queues(self.params, self.state.apps, plan)
         for app in plan:
             self._later_migration(app)
         return History(self.state, self.migrations, self.target, self.params)
+
+    def per_app(self, app: AppState, name: str, default):
+        """The app's `[[generator.app]]` value for `name`, else the scenario-wide `default`."""
+        value = getattr(self.params.app_params(app.index), name)
+        return default if value is None else value
 
     def _finish(self, app: AppState, recorder: _Recorder, name: str) -> None:
         app.migrations += 1
@@ -146,12 +153,15 @@ class HistoryBuilder:
 
     def _initial_migration(self, app: AppState) -> None:
         recorder = _Recorder(app, self.latest)
-        for _ in range(self.rng.randint(*self.params.models_per_app)):
+        for _ in range(self.rng.randint(*self.per_app(app, "models", self.params.models_per_app))):
             self.create_model(app, recorder, initial=True)
         self._finish(app, recorder, "initial")
 
     def _later_migration(self, app: AppState) -> None:
         recorder = _Recorder(app, self.latest)
+        if self.planned.get(app.label):
+            self._planned_migration(app, recorder, self.planned[app.label].pop(0))
+            return
         names: list[str] = []
         for _ in range(self.rng.randint(*self.params.history.operations_per_migration)):
             for _attempt in range(12):
@@ -165,10 +175,20 @@ class HistoryBuilder:
         name = names[0] if len(names) == 1 else names[0] + "_and_more"
         self._finish(app, recorder, name[:52].rstrip("_"))
 
+    def _planned_migration(self, app: AppState, recorder: _Recorder, kinds: list[str]) -> None:
+        """A later migration with exactly `kinds` (plan.py); a kind that cannot apply falls back."""
+        names = planning.record(self, app, recorder, kinds)
+        name = "empty" if not names else names[0] if len(names) == 1 else names[0] + "_and_more"
+        self._finish(app, recorder, name[:52].rstrip("_"))
+
     # -- picking things ----------------------------------------------------------
     def _reachable_apps(self, app: AppState, initial: bool) -> list[AppState]:
         """Apps a relation may cross into: a window of neighbours (clustering keeps
         dense projects from relating every model to every other)."""
+        links = self.params.app_params(app.index).links
+        if links is not None:
+            found = [self.state.apps[p - 1] for p in links if p - 1 < len(self.state.apps)]
+            return [a for a in found if a.models and (not initial or a.index < app.index)]
         window = self.params.relations.cross_app_window
         low = max(0, app.index - window)
         high = app.index if initial else min(len(self.state.apps), app.index + window + 1)
@@ -179,14 +199,24 @@ class HistoryBuilder:
 
     def pick_target(self, app: AppState, initial: bool, exclude: ModelState | None = None) -> ModelState | None:
         relations = self.params.relations
-        if self.rng.random() < relations.cross_app_share:
+        if self.rng.random() < self.per_app(app, "cross_app_share", relations.cross_app_share):
             apps = self._reachable_apps(app, initial)
             if apps:
                 candidates = self._concrete(self.rng.choice(apps))
                 if candidates:
-                    return self.rng.choice(candidates)
+                    return skewed_choice(self.rng, candidates, relations.target_skew)
         candidates = [m for m in self._concrete(app) if m is not exclude]
-        return self.rng.choice(candidates) if candidates else None
+        return skewed_choice(self.rng, candidates, relations.target_skew) if candidates else None
+
+    def relation_target(self, app: AppState, initial: bool, exclude: ModelState | None = None):
+        """A relation's target: a contrib model ([[generator.app]] contrib_share), else pick_target's."""
+        share = self.per_app(app, "contrib_share", 0.0)
+        if share and self.rng.random() < share:
+            weights = self.params.app_params(app.index).contrib_targets or {"user": 1.0}
+            label, name = CONTRIB_MODELS[Weighted(weights, tuple(CONTRIB_MODELS)).draw(self.rng)]
+            self.latest.setdefault(label, "0001_initial")  # where the model is created, on every line
+            return self.state.add_external(label, name)
+        return self.pick_target(app, initial, exclude)
 
     def pick_model(self, app: AppState, predicate=lambda m: True,
                    touching: _Recorder | None = None) -> ModelState | None:
@@ -202,7 +232,7 @@ class HistoryBuilder:
         candidates = [m for m in app.models.values() if m.concrete and predicate(m)]
         if not candidates:
             return None
-        model = self.rng.choice(candidates)
+        model = skewed_choice(self.rng, candidates, self.params.history.model_skew)
         if touching is not None:
             touching.touched.add(model.uid)
             for spec in model.fields.values():
@@ -228,7 +258,7 @@ class HistoryBuilder:
         roll = self.rng.random()
         # Parents come from this app or earlier ones only: a cross-app parent is an
         # import in models.py, and imports that only point backwards cannot cycle.
-        if roll < inheritance.proxy_share:
+        if roll < self.per_app(app, "proxy_share", inheritance.proxy_share):
             base = self.pick_target(app, initial=True)
             if base is not None and base.parent is None:
                 return self._create_proxy(app, recorder, base)
@@ -248,12 +278,12 @@ class HistoryBuilder:
             for spec in app.abstract_base.fields:
                 model.fields[spec.name] = spec
         taken = self.state.family_field_names(model)  # kept up to date below
-        for _ in range(self.rng.randint(*self.params.fields.per_model)):
+        for _ in range(self.rng.randint(*self.per_app(app, "fields_per_model", self.params.fields.per_model))):
             name = self.namer.field_name(taken)
             taken.add(name)
             model.fields[name] = self.fields.scalar(self.rng, name)
         through_later: list[tuple[str, ModelState]] = []
-        for _ in range(self.rng.randint(*self.params.relations.per_model)):
+        for _ in range(self.rng.randint(*self.per_app(app, "relations_per_model", self.params.relations.per_model))):
             spec, through_target = self._new_relation(app, model, recorder, initial, taken)
             if spec is not None:
                 self.state.set_field(model, spec)
@@ -296,7 +326,7 @@ class HistoryBuilder:
         relations = self.params.relations
         kind = self.relation_kinds.draw(self.rng)
         self_ref = self.rng.random() < relations.self_share
-        target = model if self_ref else self.pick_target(app, initial, exclude=model)
+        target = model if self_ref else self.relation_target(app, initial, exclude=model)
         if target is None:
             return None, None  # nothing to point at yet (the first model of the first app)
         name = self.namer.field_name(taken)

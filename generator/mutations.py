@@ -34,6 +34,8 @@ from .state import ModelState, insertable
 
 # Each drawer returns a name fragment for the migration, or None when not applicable.
 
+ADDED_RELATION_SHARE = 0.3  # AddFields that add a relation, unless [[generator.app]] says otherwise
+
 
 def create_model(builder, app, recorder):
     return builder.create_model(app, recorder, initial=False).lower
@@ -60,9 +62,10 @@ def add_field(builder, app, recorder):
         return None
     name = builder.namer.field_name(builder.state.family_field_names(model))
     # A through model must keep exactly one FK to each end: scalars only there.
-    if builder.params.relations.per_model[1] > 0 and not model.through_for and builder.rng.random() < 0.3:
+    relation_share = builder.per_app(app, "added_relation_share", ADDED_RELATION_SHARE)
+    if builder.params.relations.per_model[1] > 0 and not model.through_for and builder.rng.random() < relation_share:
         kind = builder.relation_kinds.draw(builder.rng)
-        target = builder.pick_target(app, initial=False) or model
+        target = builder.relation_target(app, initial=False) or model
         if target is model and kind == "one_to_one":
             kind = "foreign_key"
         spec = builder.relation_spec(app, model, name, kind, target, nullable=True)
@@ -256,6 +259,46 @@ def run_sql(builder, app, recorder):
     return "%s_sql" % model.lower
 
 
+def alter_model_options(builder, app, recorder):
+    model = builder.pick_model(app)
+    if model is None:
+        return None
+    number = int(model.verbose_name.rsplit(" ", 1)[1]) + 1 if model.verbose_name else 1
+    model.verbose_name = "%s %d" % (model.lower, number)
+    recorder.add(ops.AlterModelOptions(model.name, model.ordering, model.verbose_name))
+    return "alter_%s_options" % model.lower
+
+
+def alter_relation(builder, app, recorder):
+    """An AlterField of a foreign key (its on_delete): no SQL, but Django reloads every model
+    related to it, directly or not, which is what such AlterFields cost a real history."""
+    def alterable(m: ModelState):
+        return [f for f in m.own_fields() if f.kind in ("foreign_key", "one_to_one") and not m.through_for
+                and not recorder.is_fresh(m, f.name)]
+
+    model = builder.pick_model(app, alterable, recorder)
+    if model is None:
+        return None
+    spec = builder.rng.choice(alterable(model))
+    choices = [c for c in ("CASCADE", "PROTECT", "SET_NULL") if c != spec.on_delete and (spec.null or c != "SET_NULL")]
+    new = replace(spec, on_delete=builder.rng.choice(choices))
+    builder.state.set_field(model, new)
+    recorder.fresh.add((model.uid, new.name))
+    recorder.add(ops.AlterField(model.name, new))
+    return "alter_%s_%s" % (model.lower, spec.name)
+
+
+def load_model(builder, app, recorder):
+    """A data migration that writes nothing (a twin's RunPython where no table can take rows):
+    it still loads the model, which is what a RunPython costs migrate."""
+    model = builder.pick_model(app)
+    if model is None:
+        return None
+    function = "load_%s_%d" % (model.lower, len(recorder.operations) + 1)
+    recorder.add(ops.RunPython(function, model.name, (), None))
+    return "%s_data" % model.lower
+
+
 # Operation kind (scenario.OPERATIONS) -> its drawer.
 BY_KIND = {
     "create_model": create_model,
@@ -270,4 +313,6 @@ BY_KIND = {
     "alter_unique_together": alter_unique_together,
     "run_python": run_python,
     "run_sql": run_sql,
+    "alter_model_options": alter_model_options,
+    "alter_relation": alter_relation,
 }

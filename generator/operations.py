@@ -156,6 +156,17 @@ class AlterUniqueTogether:
 
 
 @dataclass(frozen=True)
+class AlterModelOptions:
+    """A state-only change (verbose_name), written with every alterable option the model has:
+    Django's AlterModelOptions drops the alterable options it is not given."""
+
+    model: str
+    ordering: tuple[str, ...]
+    verbose_name: str
+    kind = "alter_model_options"
+
+
+@dataclass(frozen=True)
 class AddConstraint:
     model: str
     constraint: ConstraintSpec
@@ -164,7 +175,9 @@ class AddConstraint:
 
 @dataclass(frozen=True)
 class RunPython:
-    """Insert Faker-made rows into a model, then transform them (a data migration)."""
+    """Insert Faker-made rows into a model, then transform them (a data migration).
+    No rows: a data migration that only loads the model (a twin's RunPython where no table
+    can take rows); its reverse deletes nothing."""
 
     function: str  # module-level function name in the migration file
     model: str

@@ -17,9 +17,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from migbench.errors import MigbenchError, ScenarioError
-from migbench.targets import resolve_line
+from migbench.errors import ScenarioError
 from migbench.units import show
+
+from .checks import (Bad as _Bad, IntRange, choice as _choice, counts as _counts, django_line as _django_line,
+                     int_range as _int_range, integer as _int, number as _number, positions as _positions,
+                     share as _share, subset as _subset, weights as _weights)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,18 +39,21 @@ ON_DELETE = ("cascade", "protect", "set_null")
 OPERATIONS = (
     "create_model", "delete_model", "add_field", "remove_field", "alter_field",
     "rename_field", "rename_model", "add_index", "remove_index",
-    "alter_unique_together", "run_python", "run_sql",
+    "alter_unique_together", "run_python", "run_sql", "alter_model_options", "alter_relation",
 )
+# Kinds added after the first scenarios were written weigh 0 unless a scenario names them,
+# so that every existing scenario draws exactly what it drew before.
+LATER_OPERATIONS = ("alter_model_options", "alter_relation")
 CONTRIB_APPS = ("contenttypes", "auth")
+# Models of the contrib apps a relation may point at ([[generator.app]] contrib_targets) -> (app, model).
+CONTRIB_MODELS = {"user": ("auth", "User"), "group": ("auth", "Group"), "permission": ("auth", "Permission"),
+                  "content_type": ("contenttypes", "ContentType")}
 NAME_SCHEMES = ("faker", "plain")
 
 # A name is part of directory, file and record names: a plain file name that record slugs keep.
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 NAME_RULE = "a string of 1 to 64 characters from A-Z a-z 0-9 . _ -, the first a letter or a digit"
 MAX_DESCRIPTION = 500  # characters, on one line (`migbench scenarios`, reports)
-MAX_WEIGHT = 1e6  # weights are relative; a bound keeps their sum finite
-
-IntRange = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class RelationParams:
     on_delete: Mapping[str, float] = field(
         default_factory=lambda: {"cascade": 6.0, "protect": 2.0, "set_null": 2.0}
     )
+    target_skew: float = 0.0  # 0: targets drawn uniformly; s: the k-th model of an app weighs 1/k**s
 
 
 @dataclass(frozen=True)
@@ -95,8 +102,30 @@ class MetaParams:
 class HistoryParams:
     migrations_per_app: IntRange = (1, 1)
     operations_per_migration: IntRange = (1, 3)
-    operations: Mapping[str, float] = field(default_factory=lambda: {op: 1.0 for op in OPERATIONS})
+    operations: Mapping[str, float] = field(
+        default_factory=lambda: {op: 0.0 if op in LATER_OPERATIONS else 1.0 for op in OPERATIONS})
     data_rows: IntRange = (3, 8)
+    model_skew: float = 0.0  # 0: later operations pick their model uniformly; s: the k-th weighs 1/k**s
+
+
+@dataclass(frozen=True)
+class AppParams:
+    """One `[[generator.app]]` table: what differs for this app (None: the [generator] value).
+
+    `operations` are exact counts for the app's later migrations, not weights: a twin says
+    how many of each kind the original has (generator/plan.py spreads them)."""
+
+    models: IntRange | None = None
+    migrations: IntRange | None = None
+    operations: Mapping[str, int] | None = None
+    fields_per_model: IntRange | None = None
+    relations_per_model: IntRange | None = None
+    cross_app_share: float | None = None
+    proxy_share: float | None = None
+    added_relation_share: float | None = None  # of later AddFields (default 0.3)
+    contrib_share: float | None = None  # relations into contrib models (default 0)
+    contrib_targets: Mapping[str, float] | None = None  # weights over CONTRIB_MODELS (default user)
+    links: tuple[int, ...] | None = None  # 1-based positions of the apps relations may cross into
 
 
 @dataclass(frozen=True)
@@ -112,6 +141,13 @@ class GeneratorParams:
     inheritance: InheritanceParams = field(default_factory=InheritanceParams)
     meta: MetaParams = field(default_factory=MetaParams)
     history: HistoryParams = field(default_factory=HistoryParams)
+    app: tuple[AppParams, ...] = ()  # [[generator.app]]: the first len(app) apps, in order
+
+    def app_params(self, index: int) -> AppParams:
+        return self.app[index] if index < len(self.app) else _NO_APP_PARAMS
+
+
+_NO_APP_PARAMS = AppParams()
 
 
 @dataclass(frozen=True)
@@ -130,69 +166,6 @@ class Scenario:
         return replace(self, generator=replace(self.generator, seed=seed))
 
 
-# -- value checkers ---------------------------------------------------------
-# Each takes (where, value) and returns the parsed value or raises _Bad with
-# the "what is allowed" half of the message.
-
-
-class _Bad(Exception):
-    pass
-
-
-def _int(minimum: int = 0, maximum: int | None = None) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Bad("expected an integer, got %s" % show(value))
-        if value < minimum or (maximum is not None and value > maximum):
-            upper = "" if maximum is None else " and <= %d" % maximum
-            raise _Bad("expected an integer >= %d%s, got %d" % (minimum, upper, value))
-        return value
-    return check
-
-
-def _int_range(minimum: int = 0, maximum: int | None = None) -> Callable[[Any], IntRange]:
-    single = _int(minimum, maximum)
-
-    def check(value: Any) -> IntRange:
-        if isinstance(value, list):
-            if len(value) != 2:
-                raise _Bad("expected an integer or [min, max], got a list of %d" % len(value))
-            low, high = (single(v) for v in value)
-            if low > high:
-                raise _Bad("expected [min, max] with min <= max, got [%d, %d]" % (low, high))
-            return (low, high)
-        number = single(value)
-        return (number, number)
-    return check
-
-
-def _share(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _Bad("expected a number between 0 and 1, got %s" % show(value))
-    if not 0 <= value <= 1:
-        raise _Bad("expected a number between 0 and 1, got %s" % show(value))
-    return float(value)
-
-
-def _weights(allowed: tuple[str, ...], require_positive: bool = True) -> Callable[[Any], dict]:
-    """A table of non-negative weights; keys not given weigh 0."""
-
-    def check(value: Any) -> dict[str, float]:
-        if not isinstance(value, dict):
-            raise _Bad("expected a table of weights over %s" % ", ".join(allowed))
-        weights = {name: 0.0 for name in allowed}
-        for key, weight in value.items():
-            if key not in allowed:
-                raise _Bad("unknown key %s; allowed: %s" % (show(key), ", ".join(allowed)))
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= MAX_WEIGHT:
-                raise _Bad("weight of %s must be a number >= 0 and <= 1e6, got %s" % (show(key), show(weight)))
-            weights[key] = float(weight)
-        if require_positive and not any(weights.values()):
-            raise _Bad("at least one weight must be > 0")
-        return weights
-    return check
-
-
 def _shares_by_type(value: Any) -> dict[str, float]:
     """One share for every field type, or a table of shares per type."""
     if isinstance(value, dict):
@@ -204,38 +177,6 @@ def _shares_by_type(value: Any) -> dict[str, float]:
         return shares
     share = _share(value)
     return {name: share for name in FIELD_TYPES}
-
-
-def _choice(allowed: tuple[str, ...]) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if value not in allowed:
-            raise _Bad("expected one of %s, got %s" % (", ".join(allowed), show(value)))
-        return value
-    return check
-
-
-def _subset(allowed: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
-    def check(value: Any) -> tuple[str, ...]:
-        if not isinstance(value, list) or any(v not in allowed for v in value):
-            raise _Bad("expected a list drawn from %s, got %s" % (", ".join(allowed), show(value)))
-        if "auth" in value and "contenttypes" not in value:
-            raise _Bad("auth needs contenttypes")
-        return tuple(v for v in allowed if v in value)
-    return check
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _Bad("expected a string, got %s" % show(value))
-    return value
-
-
-def _django_line(value: Any) -> str:
-    text = _string(value)
-    try:
-        return resolve_line(text).line
-    except MigbenchError as error:
-        raise _Bad(str(error)) from None
 
 
 # -- tables -----------------------------------------------------------------
@@ -258,6 +199,7 @@ _TABLES: dict[type, dict[str, Callable[[Any], Any]]] = {
         "cross_app_window": _int(1),
         "null_share": _share,
         "on_delete": _weights(ON_DELETE),
+        "target_skew": _number(0, 10),
     },
     InheritanceParams: dict.fromkeys(("abstract_share", "multi_table_share", "proxy_share"), _share),
     MetaParams: dict.fromkeys(("ordering_share", "indexes_share", "unique_together_share", "constraints_share"),
@@ -267,6 +209,20 @@ _TABLES: dict[type, dict[str, Callable[[Any], Any]]] = {
         "operations_per_migration": _int_range(1, 200),
         "operations": _weights(OPERATIONS),
         "data_rows": _int_range(1, 10000),
+        "model_skew": _number(0, 10),
+    },
+    AppParams: {
+        "models": _int_range(1, 10000),
+        "migrations": _int_range(1, 9999),
+        "operations": _counts(OPERATIONS),
+        "fields_per_model": _int_range(0, 500),
+        "relations_per_model": _int_range(0, 50),
+        "cross_app_share": _share,
+        "proxy_share": _share,
+        "added_relation_share": _share,
+        "contrib_share": _share,
+        "contrib_targets": _weights(tuple(CONTRIB_MODELS)),
+        "links": _positions,
     },
     GeneratorParams: {
         "seed": _int(0, 2**63 - 1),  # TOML's largest integer
@@ -282,6 +238,8 @@ _SUBTABLES = {
     GeneratorParams: {"fields": FieldParams, "relations": RelationParams, "inheritance": InheritanceParams,
                       "meta": MetaParams, "history": HistoryParams},
 }
+# Arrays of tables ([[generator.app]]): key -> the class of each table.
+_LISTS = {GeneratorParams: {"app": AppParams}}
 
 
 def _build(cls: type, table: Any, where: str, source: str):
@@ -289,18 +247,24 @@ def _build(cls: type, table: Any, where: str, source: str):
         raise ScenarioError("%s: %s: expected a table" % (source, where))
     checkers = _TABLES[cls]
     subtables = _SUBTABLES.get(cls, {})
+    lists = _LISTS.get(cls, {})
     values: dict[str, Any] = {}
     for key, value in table.items():
         path = "%s.%s" % (where, key)
         if key in subtables:
             values[key] = _build(subtables[key], value, path, source)
+        elif key in lists:
+            if not isinstance(value, list) or not value:
+                raise ScenarioError("%s: %s: expected one or more [[%s]] tables" % (source, path, path))
+            values[key] = tuple(_build(lists[key], item, "%s[%d]" % (path, number), source)
+                                for number, item in enumerate(value, 1))
         elif key in checkers:
             try:
                 values[key] = checkers[key](value)
             except _Bad as bad:
                 raise ScenarioError("%s: %s: %s" % (source, path, bad)) from None
         else:
-            allowed = sorted(list(checkers) + list(subtables))
+            allowed = sorted(list(checkers) + list(subtables) + list(lists))
             raise ScenarioError("%s: %s.%s: unknown key; allowed in [%s]: %s"
                                 % (source, where, show(key, bare=True), where, ", ".join(allowed)))
     return cls(**values)
@@ -332,6 +296,8 @@ def parse_scenario(text: str, source: str, default_name: str = "scenario") -> Sc
     run = document.get("run", {})
     if not isinstance(run, dict):
         raise ScenarioError("%s: run: expected a table" % source)
+    if generator.app and "apps" not in document["generator"]:
+        generator = replace(generator, apps=len(generator.app))
     _check_consistency(generator, source)
     return Scenario(name=name, description=description, generator=generator, run=run, source=source,
                     sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
@@ -361,6 +327,30 @@ def _check_consistency(params: GeneratorParams, source: str) -> None:
             "%s: generator.inheritance: multi_table_share + proxy_share must be <= 1 "
             "(a model is either a multi-table child, a proxy or neither)" % source
         )
+    if params.apps < len(params.app):
+        raise ScenarioError("%s: generator.apps: %d, but %d [[generator.app]] tables describe more apps; "
+                            "leave apps out (it defaults to the number of tables) or raise it"
+                            % (source, params.apps, len(params.app)))
+    for number, app in enumerate(params.app, 1):
+        where = "%s: generator.app[%d]" % (source, number)
+        for position in app.links or ():
+            if position > len(params.app) or position == number:
+                raise ScenarioError("%s.links: %d is not another app's position; give positions from 1 to %d, "
+                                    "not its own (%d)" % (where, position, len(params.app), number))
+        if app.proxy_share is not None and app.proxy_share + inheritance.multi_table_share > 1:
+            raise ScenarioError("%s.proxy_share: with generator.inheritance.multi_table_share it must be <= 1"
+                                % where)
+        for model in (app.contrib_targets or {}) if app.contrib_share else ():
+            if app.contrib_targets[model] and CONTRIB_MODELS[model][0] not in params.contrib_apps:
+                raise ScenarioError("%s.contrib_targets: %s needs %s in generator.contrib_apps"
+                                    % (where, model, CONTRIB_MODELS[model][0]))
+        if app.contrib_share and not app.contrib_targets and "auth" not in params.contrib_apps:
+            raise ScenarioError("%s.contrib_share: relations into contrib models need auth in generator.contrib_apps "
+                                "(the default target is auth's User), or give contrib_targets" % where)
+        migrations = app.migrations or params.history.migrations_per_app
+        if app.operations and sum(app.operations.values()) and migrations[0] < 2:
+            raise ScenarioError("%s.operations: they go into the app's later migrations, so migrations must be "
+                                ">= 2 (it is %d at least)" % (where, migrations[0]))
 
 
 def load_scenario(path: str | Path) -> Scenario:

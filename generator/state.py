@@ -37,6 +37,7 @@ class ModelState:
     parent: int | None = None  # multi-table inheritance parent uid
     proxy_of: int | None = None
     abstract_base: str | None = None
+    verbose_name: str | None = None  # set by AlterModelOptions only
     has_rows: bool = False
     through_for: str | None = None  # "app.Model.field" when this is an M2M through model
     incoming: set[tuple[int, str]] = field(default_factory=set)  # (model uid, field) pointing here
@@ -103,6 +104,8 @@ class ProjectState:
     apps_by_label: dict[str, AppState] = field(default_factory=dict)
     models: dict[int, ModelState] = field(default_factory=dict)
     next_uid: int = 1
+    # Contrib models relations point at (auth.User...): targets only, never changed, never in `apps`.
+    external: dict[tuple[str, str], ModelState] = field(default_factory=dict)
 
     def app(self, label: str) -> AppState:
         return self.apps_by_label[label]
@@ -118,7 +121,14 @@ class ProjectState:
         self.models[model.uid] = model
         return model
 
+    def add_external(self, app: str, name: str) -> ModelState:
+        if (app, name) not in self.external:
+            self.external[(app, name)] = ModelState(uid=-1 - len(self.external), app=app, name=name)
+        return self.external[(app, name)]
+
     def find(self, app: str, name: str) -> ModelState:
+        if (app, name) in self.external:
+            return self.external[(app, name)]
         for model in self.app(app).models.values():
             if model.name == name:
                 return model

@@ -234,6 +234,12 @@ class MigrationWriter:
     def _remove_index(self, op: ops.RemoveIndex) -> str:
         return _call("RemoveIndex", [("model_name", repr(op.model.lower())), ("name", repr(op.name))])
 
+    def _alter_model_options(self, op: ops.AlterModelOptions) -> str:
+        options = ["'verbose_name': %r" % op.verbose_name]
+        if op.ordering:
+            options.insert(0, "'ordering': %s" % _list(op.ordering))
+        return _call("AlterModelOptions", [("name", repr(op.model.lower())), ("options", "{%s}" % ", ".join(options))])
+
     def _add_constraint(self, op: ops.AddConstraint) -> str:
         return _call("AddConstraint", [
             ("model_name", repr(op.model.lower())), ("constraint", _constraint(op.constraint, self.target)),
@@ -263,6 +269,10 @@ class MigrationWriter:
             else:
                 body.append("    rows.update(%s=models.F(%r) + 1)" % (field, field))
         body.append("    _check_foreign_keys_now(schema_editor)")
+        if not op.rows:  # loads the model (what a data migration costs migrate), writes nothing
+            load = "    apps.get_model(%r, %r)" % (self.migration.app, op.model)
+            return self._data_migration(op, [], ["def %s(apps, schema_editor):" % op.function, load],
+                                        ["def %s_reverse(apps, schema_editor):" % op.function, load])
         # A plain DELETE: nothing references these rows, and the ORM's cascade
         # collector would render every related historical model for nothing.
         reverse = [
@@ -277,9 +287,13 @@ class MigrationWriter:
         ]
         if _CHECK_NOW not in self.functions:
             self.functions.extend(["", _CHECK_NOW, ""])
+        return self._data_migration(op, rows, body, reverse)
+
+    def _data_migration(self, op: ops.RunPython, rows: list[str], body: list[str], reverse: list[str]) -> str:
         if op.transform and op.transform[0] == "upper":
             self.imports.need("django.db.models.functions")
-        self.functions.extend(["", "\n".join(rows), "", "", "\n".join(body), "", "", "\n".join(reverse), ""])
+        chunks = ["", "\n".join(rows), "", ""] if rows else [""]
+        self.functions.extend(chunks + ["\n".join(body), "", "", "\n".join(reverse), ""])
         arguments = [("code", op.function), ("reverse_code", op.function + "_reverse")]
         if self.target.has_elidable and op.elidable:
             arguments.append(("elidable", "True"))
@@ -355,6 +369,8 @@ def _model_class(model: ModelState, app: AppState, state: ProjectState, field: F
     meta = []
     if model.proxy_of is not None:
         meta.append("        proxy = True")
+    if model.verbose_name:
+        meta.append("        verbose_name = %r" % model.verbose_name)
     if model.ordering:
         meta.append("        ordering = %s" % _list(model.ordering))
     if model.unique_together:

@@ -83,7 +83,7 @@ def test_check_validates_a_generated_project(tmp_path, monkeypatch):
 # -- the parser, assembled from migbench/commands ------------------------------------
 
 COMMAND_NAMES = ("generate", "check", "run", "report", "compare", "bisect", "sweep", "scenarios", "envs", "image",
-                 "vm")
+                 "vm", "twin")
 
 
 def _subparsers(parser):
@@ -138,7 +138,9 @@ def test_parser_assembly_imports_nothing_heavy():
 def test_run_options_keep_their_defaults():
     parser = _subparsers(build_parser()).choices
     args = parser["run"].parse_args([])
-    assert args.scenario == "quick" and args.memory is None and args.dev_loop is None and not args.no_report
+    # no scenario named: quick, unless --project names a real project instead (commands/run.py)
+    assert args.scenario is None and args.memory is None and args.dev_loop is None and not args.no_report
+    assert args.project is None and args.manage is None and args.env is None and args.redis is None
     args = parser["bisect"].parse_args(["quick"])
     assert (args.low, args.high, args.tolerance) == ("64M", "4G", "8M") and not args.no_uncapped
     args = parser["sweep"].parse_args(["--vary", "apps=1,2", "--vary", "migrations=1"])
