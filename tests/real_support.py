@@ -68,3 +68,14 @@ def wagtail_tree(python: Path, where: Path) -> Path:
     subprocess.run([str(python.parent / "wagtail"), "start", "mysite"], cwd=where, check=True,
                    capture_output=True, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
     return where / "mysite"
+
+
+def redis_or_skip() -> None:
+    """redis-server for `--redis embedded`, or skip (fail under CI=true: .ci/run installs it)."""
+    from migbench.bench.projects.services import redis_unavailable
+
+    why = redis_unavailable()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must provide redis-server: %s" % why)
+        pytest.skip(why)

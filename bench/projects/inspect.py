@@ -70,10 +70,18 @@ class ScratchSqlite:
 
 def apps(copy: Path, env: Environment, settings: str) -> dict:
     """The apps.py worker's answer on the copy; a project that does not even load is one line."""
+    return ask(copy, env.python, APPS_SCRIPT, settings, "your project does not load with Django",
+               "; fix that first or give --settings/--env")
+
+
+def ask(copy: Path, python: Path, script: Path, settings: str, failed: str, fix: str = "",
+        timeout: float = 600) -> dict:
+    """Run a worker script that prints one JSON answer (`{"ok": ...}`) on the copy, against a scratch
+    SQLite file; its answer, or MigbenchError("FAILED (error[, during where])FIX")."""
     with tempfile.TemporaryDirectory(prefix="migbench-inspect-") as scratch:
-        runner = ProjectRunner(copy, env.python, ScratchSqlite(Path(scratch) / "inspect.sqlite3"))
-        result = runner.run("apps", [str(APPS_SCRIPT), "--project", str(copy), "--settings", settings],
-                            timeout=300)
+        runner = ProjectRunner(copy, python, ScratchSqlite(Path(scratch) / "inspect.sqlite3"))
+        result = runner.run(script.stem, [str(script), "--project", str(copy), "--settings", settings],
+                            timeout=timeout)
     for line in reversed(result.output.splitlines()):
         if line.startswith("{"):
             try:
@@ -82,9 +90,9 @@ def apps(copy: Path, env: Environment, settings: str) -> dict:
                 break
             if found.get("ok"):
                 return found
-            raise MigbenchError("your project does not load with Django (%s, during %s); fix that first or "
-                                "give --settings/--env" % (found.get("error"), found.get("where")))
-    raise MigbenchError("your project does not load: %s" % (result.output.strip().splitlines() or ["no output"])[-1])
+            where = ", during %s" % found["where"] if found.get("where") else ""
+            raise MigbenchError("%s (%s%s)%s" % (failed, found.get("error"), where, fix))
+    raise MigbenchError("%s: %s%s" % (failed, (result.output.strip().splitlines() or ["no output"])[-1], fix))
 
 
 def own_apps(found: dict, copy: Path, original: Path) -> tuple[list[dict], list[dict]]:

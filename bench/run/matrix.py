@@ -100,20 +100,29 @@ def plan_matrix(scenario: Scenario, options: RunOptions, on_note: Callable[[str]
                     skipped.append("Django %s on Python %s, %s: %s" % (line.line, env.python_version, engine.name,
                                                                        error))
                     continue
-                for strategy in options.strategies:
-                    why = strategies.get(strategy).unsupported(line)
-                    if why:
-                        skipped.append("%s (skipped)" % why)
-                        continue
-                    for memory in options.memories:
-                        cells.append(PlannedCell(Cell(
-                            scenario=scenario.name, scenario_sha256=scenario.sha256, strategy=strategy,
-                            django_version=env.django_version, python_version=env.python_version,
-                            memory_limit_bytes=memory, database=engine.name,
-                        ), env, engine, driver))
+                cells += strategy_cells(scenario, options, env, engine, driver, line, skipped)
     if not cells:
         raise MigbenchError("no cell of the matrix can run here: %s" % "; ".join(skipped))
     return Matrix(cells, _unique(skipped), project, target, chosen)
+
+
+def strategy_cells(scenario: Scenario, options: RunOptions, env: Environment, engine: Engine, driver: dict | None,
+                   line, skipped: list[str]) -> list[PlannedCell]:
+    """The cells of one (environment, engine): every strategy the line can run x every cap; the others
+    are added to `skipped` with why."""
+    cells = []
+    for strategy in options.strategies:
+        why = strategies.get(strategy).unsupported(line)
+        if why:
+            skipped.append("%s (skipped)" % why)
+            continue
+        for memory in options.memories:
+            cells.append(PlannedCell(Cell(
+                scenario=scenario.name, scenario_sha256=scenario.sha256, strategy=strategy,
+                django_version=env.django_version, python_version=env.python_version,
+                memory_limit_bytes=memory, database=engine.name,
+            ), env, engine, driver))
+    return cells
 
 
 def install_driver(env: Environment, engine: Engine, line, on_note: Callable[[str], None]) -> dict | None:

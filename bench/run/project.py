@@ -14,16 +14,14 @@ from __future__ import annotations
 
 from typing import Callable
 
-from migbench.bench import strategies
 from migbench.bench.engines import Engine
 from migbench.bench.projects import Prepared
 from migbench.bench.projects.inspect import UserEnvironment
-from migbench.bench.records import Cell
 from migbench.errors import MigbenchError
 from migbench.generator.scenario import GeneratorParams, Scenario
 from migbench.targets import resolve_line
 
-from .matrix import Matrix, PlannedCell
+from .matrix import Matrix, PlannedCell, strategy_cells
 from .options import RunOptions
 
 # The DB-API modules Django's backends import, per engine, in Django's order of preference.
@@ -55,17 +53,7 @@ def plan_project(prepared: Prepared, options: RunOptions, chosen: list[Engine],
         if why:
             skipped.append("Django %s on %s: %s (skipped)" % (line.line, engine.name, why))
             continue
-        driver = user_driver(env, engine)
-        for strategy in options.strategies:
-            why = strategies.get(strategy).unsupported(line)
-            if why:
-                skipped.append("%s (skipped)" % why)
-                continue
-            for memory in options.memories:
-                cells.append(PlannedCell(Cell(
-                    scenario=scenario.name, scenario_sha256=scenario.sha256, strategy=strategy,
-                    django_version=env.django_version, python_version=env.python_version,
-                    memory_limit_bytes=memory, database=engine.name), env, engine, driver))
+        cells += strategy_cells(scenario, options, env, engine, user_driver(env, engine), line, skipped)
     if not cells:
         raise MigbenchError("no cell can run on your project here: %s" % "; ".join(skipped))
     return Matrix(cells, list(dict.fromkeys(skipped)), prepared.path, env.django_version, chosen)

@@ -15,7 +15,6 @@ environment.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -69,25 +68,11 @@ def handle(args) -> int:
 
 def read_shape(copy: Path, python: Path) -> dict:
     """shape.py's answer on migbench's copy (its overlay settings, a scratch SQLite file)."""
-    from migbench.bench.env.child import ProjectRunner
     from migbench.bench.measure.worker import HERE
-    from migbench.bench.projects.inspect import ScratchSqlite
+    from migbench.bench.projects.inspect import ask
 
-    argv = [str(HERE / "shape.py"), "--project", str(copy), "--settings", "benchproject.settings"]
-    with tempfile.TemporaryDirectory(prefix="migbench-twin-") as scratch:
-        runner = ProjectRunner(copy, python, ScratchSqlite(Path(scratch) / "shape.sqlite3"))
-        result = runner.run("shape", argv, timeout=600)
-    for line in reversed(result.output.splitlines()):
-        if line.startswith("{"):
-            try:
-                found = json.loads(line)
-            except ValueError:
-                break
-            if found.get("ok"):
-                return found
-            raise MigbenchError("reading your project's models and migrations failed: %s" % found.get("error"))
-    tail = (result.output.strip().splitlines() or ["no output"])[-1]
-    raise MigbenchError("reading your project's models and migrations failed: %s" % tail)
+    return ask(copy, python, HERE / "shape.py", "benchproject.settings",
+               "reading your project's models and migrations failed")
 
 
 def _check_out(given: str, force: bool) -> Path:
@@ -101,7 +86,8 @@ def _check_out(given: str, force: bool) -> Path:
         raise MigbenchError("--out %s: a scenario file ends in .toml (commands take it by that)" % out)
     parent = out.absolute().parent
     if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise MigbenchError("--out %s: cannot write into %s; give a file in a writable directory" % (out, parent))
+        raise MigbenchError("--out %s: %s is %s; give a file in an existing, writable directory" % (
+            out, parent, "missing" if not parent.is_dir() else "not writable"))
     return out
 
 

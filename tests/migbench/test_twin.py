@@ -118,7 +118,7 @@ def test_the_twin_is_a_valid_project(twinned, tmp_path):
     (["--out", "{tmp}"], "a directory; give the scenario file to write"),
     (["--out", "{tmp}/exists.toml"], "exists; pass --force"),
     (["--out", "{tmp}/twin.txt"], "ends in .toml"),
-    (["--out", "{tmp}/no/such/dir/twin.toml"], "cannot write into"),
+    (["--out", "{tmp}/no/such/dir/twin.toml"], "is missing; give a file in an existing, writable directory"),
     (["--out", "{tmp}/twin.toml", "--name", "../x"], "--name '../x'"),
     (["--out", "{tmp}/twin.toml", "--apps", ",,"], "--apps ',,'"),
 ])

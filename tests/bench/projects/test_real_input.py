@@ -78,16 +78,19 @@ def test_a_project_that_cannot_migrate_on_sqlite_names_the_migration(tmp_path, c
 
 
 @pytest.mark.e2e
-def test_the_same_project_migrates_on_postgresql(tmp_path):
+def test_the_same_project_migrates_on_postgresql_with_every_other_strategy(tmp_path):
     engine_or_skip("postgresql")
     python = project_env("oscar", OSCAR)
     tree = tmp_path / "pgonly"
     shutil.copytree(DATA / "pgonly", tree)
     out = tmp_path / "out"
-    assert main(["run", "--project", str(tree), "--python", str(python), "--strategy", "all,per-app",
-                 "--database", "postgresql", "--dev-loop", "on", "--out", str(out), "--no-report"]) == 0
+    assert main(["run", "--project", str(tree), "--python", str(python), "--strategy",
+                 "all,per-app,squash-final,optimize", "--database", "postgresql", "--dev-loop", "on", "--out",
+                 str(out), "--no-report"]) == 0
     records = {r.strategy: r for r in (load_record(p) for p in out.glob("*.json"))}
-    assert [r.outcome for r in records.values()] == ["ok", "ok"]
+    assert sorted(records) == ["all", "optimize", "per-app", "squash-final"]
+    assert all(r.outcome == "ok" and not r.problems() for r in records.values())
+    assert [a["app"] for a in records["squash-final"].transform["apps"]] == ["ledger"]
     loop = records["all"].dev_loop  # the daily commands and the test databases, on a real project
     assert loop["makemigrations --check"]["verdict"] == "no changes"
     assert {name for name, step in loop.items() if step["outcome"] == "ok"} >= {

@@ -1,12 +1,12 @@
 """A django-oscar sandbox-style shop (oscar 4.2 from PyPI plus two apps of its own, tests/data/real/shop)
 on PostgreSQL (issue 17): configuration from --env, a Redis migbench starts because the project's
-post-migrate handler needs one, zero on a real project, the launcher path, and the
-untouched tree."""
+post-migrate handler needs one, zero on a real project run through its launcher, the
+untouched tree, and its twin."""
 
 from __future__ import annotations
 
 import pytest
-from real_support import OSCAR, project_env, shop_tree
+from real_support import OSCAR, project_env, redis_or_skip, shop_tree
 from support import engine_or_skip
 
 from migbench.bench.projects.copy import fingerprint
@@ -25,10 +25,13 @@ def shop(tmp_path_factory):
 @pytest.fixture(scope="module")
 def on_postgresql(shop, tmp_path_factory):
     engine_or_skip("postgresql")
+    redis_or_skip()
     python, tree = shop
     before = fingerprint(tree)
     out = tmp_path_factory.mktemp("out") / "shop"
-    status = main(["run", "--project", str(tree), "--python", str(python), SECRET, "--redis", "embedded",
+    # through the shop's own launcher (python -m shop), as an installed project without manage.py runs
+    status = main(["run", "--project", str(tree), "--manage", "python -m shop", "--python", str(python), SECRET,
+                   "--redis", "embedded",
                    "--database", "postgresql", "--strategy", "all,zero", "--dev-loop", "off", "--out", str(out),
                    "--no-report"])
     records = {r.strategy: r for r in (load_record(p) for p in sorted(out.glob("*.json")))}
@@ -42,6 +45,8 @@ def test_all_and_zero_on_postgresql(on_postgresql):
         assert record.outcome == "ok" and not record.problems(), (record.strategy, record.problems())
         assert record.database["engine"] == "postgresql"
     assert records["all"].project["migrations"] >= 150
+    assert "--script" in records["all"].command["child"]  # the measured migrate ran the launcher
+    assert records["all"].project["launcher"] == ["python", "-m", "shop"]
     assert status == 0
 
 
@@ -66,16 +71,6 @@ def test_without_the_redis_it_needs_the_run_fails_in_post_migrate(shop, tmp_path
                  "--no-report"]) == 0  # a failed run is a result, recorded
     (record,) = [load_record(p) for p in out.glob("*.json")]
     assert record.outcome == "error" and record.failed_during == "post-migrate"
-
-
-def test_the_launcher_runs_the_measured_migrate(shop, tmp_path):
-    python, tree = shop
-    out = tmp_path / "out"
-    assert main(["run", "--project", str(tree), "--manage", "python -m shop", "--python", str(python), SECRET,
-                 "--redis", "embedded", "--out", str(out), "--no-report"]) == 0
-    (record,) = [load_record(p) for p in out.glob("*.json")]
-    assert record.outcome == "ok"
-    assert "--script" in record.command["child"]
 
 
 def test_the_twin_of_the_shop_has_its_apps_migrations_and_data_migrations(shop, tmp_path):
