@@ -53,6 +53,12 @@ def headline(focus: Focus) -> Headline:
     repeats = max(len(runs) for runs in focus.cells.values())
     lines = ["Measured on %s; %s." % (focus.where(), "medians of %d runs per strategy" % repeats
                                       if repeats > 1 else "one run per strategy")]
+    project = next(iter(focus.cells.values()))[0].project if focus.cells else {}
+    if project.get("kind") == "project" and project.get("own_migrations") is not None:
+        lines.append("A real project: its own apps hold %s of its %s migrations (%s of %s apps); squash, "
+                     "squash-final, zero and optimize change only those, backward unapplies only those." % (
+                         project["own_migrations"], project.get("migrations"), project.get("own_apps"),
+                         project.get("apps")))
     if len(focus.cells) < 2:
         title, more = _single(focus)
         return Headline(title, lines + more + _elsewhere(focus) + _contributors(focus))
@@ -69,6 +75,12 @@ def headline(focus: Focus) -> Headline:
                                                                                     "all's", _mb)))
         if best != BASELINE:
             lines.append(_costs(best, focus.cells[best]))
+        # the other strategies that change the history: what they would cost, and for what speed
+        for other in candidates:
+            if other in (best, BASELINE) or not _transformed(focus.cells[other]):
+                continue
+            ratio = " (%.2fx all's time)" % (wall[other] / wall[BASELINE]) if wall.get(BASELINE) else ""
+            lines.append(_costs(other, focus.cells[other])[:-1] + ratio + ".")
     base = wall.get(BASELINE)
     if BOUND in wall and base:
         lines.append("Floor (the same SQL replayed without Django): %s, %.2fx all: the schema's own cost; "
@@ -164,6 +176,10 @@ def _costs(strategy: str, runs: list[RunRecord]) -> str:
     if deploys and deploys[0].get("ok"):
         facts.append("fake deploy on an old database: %s" % deploys[0].get("verdict"))
     return "What %s costs: %s." % (strategy, "; ".join(facts) if facts else "nothing recorded against it")
+
+
+def _transformed(runs: list[RunRecord]) -> bool:
+    return any(isinstance(r.transform, dict) and r.transform.get("losses") for r in runs)
 
 
 def _losses(losses: list) -> str:
