@@ -45,7 +45,8 @@ def own_cache(tmp_path, monkeypatch):
 # The longest first: with 2 workers, a long group scheduled last leaves the other worker idle
 # for its whole length. xdist hands out work in collection order, so the slowest modules go
 # first, then every other real-process (e2e) test, then the fast unit tests, which fill the tail.
-SLOWEST_FIRST = ("tests/bench/run/test_engine_matrix.py", "tests/bench/strategies/test_strategy_lines.py",
+SLOWEST_FIRST = ("tests/bench/projects/test_real_wagtail.py", "tests/bench/projects/test_real_shop.py",
+                 "tests/bench/run/test_engine_matrix.py", "tests/bench/strategies/test_strategy_lines.py",
                  "tests/bench/run/test_matrix.py")
 
 

@@ -305,7 +305,7 @@ DIFFERENT = {
     "descending": ("(created, status DESC)", "(created, status)", "", "index on shop_order(created, status DESC)"),
     "check": ("CHECK (total > 0)", "CHECK (total >= 0)", "", "check on shop_order changed"),
     "varchar length": ("email varchar(254)", "email varchar(200)", "",
-                       "type CHARACTER VARYING(254) vs CHARACTER VARYING(200)"),
+                       "type: CHARACTER VARYING(254) vs CHARACTER VARYING(200)"),
 }
 
 

@@ -96,3 +96,28 @@ def test_the_same_project_migrates_on_postgresql_with_every_other_strategy(tmp_p
     assert {name for name, step in loop.items() if step["outcome"] == "ok"} >= {
         "test database (migrations)", "test database (no migrations)", "test database (keepdb)",
         "test database (from dump)"}
+
+
+def test_an_embedded_redis_answers_on_its_socket_and_is_gone_afterwards():
+    import os
+
+    from real_support import redis_or_skip
+
+    from migbench.bench.projects import services
+
+    redis_or_skip()
+    before = os.environ.get(services.ENV_VAR)
+    with services.redis("embedded") as url:
+        assert url.startswith("unix://") and services.ping(url)
+        assert os.environ[services.ENV_VAR] == url  # every child inherits it
+        socket_dir = os.path.dirname(url[len("unix://"):])
+    assert os.environ.get(services.ENV_VAR) == before
+    assert not services.ping(url) and not os.path.exists(socket_dir)
+
+
+def test_a_redis_url_that_does_not_answer_is_one_line():
+    from migbench.bench.projects import services
+
+    with pytest.raises(MigbenchError, match="no Redis answers there"):
+        with services.redis("redis://127.0.0.1:1/0"):
+            pass
