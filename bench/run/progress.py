@@ -16,6 +16,19 @@ from migbench.units import mib
 
 _REDRAW_S = 0.2
 
+# Signals the command's handler received (migbench/commands/common.py run_interruptible). The
+# handler raises KeyboardInterrupt at once; but a signal that lands while the interpreter runs
+# an at-fork callback (logging's, on every subprocess spawn) has that exception printed as
+# "Exception ignored" and dropped, and the run would go on. The progress callbacks, called
+# between runs and on every sample, raise it again then.
+PENDING: list = []
+
+
+def raise_if_interrupted() -> None:
+    if PENDING:
+        del PENDING[:]
+        raise KeyboardInterrupt
+
 
 class Progress:
     def __init__(self, stream=None):
@@ -33,6 +46,7 @@ class Progress:
             self._line("resuming: %d of %d runs already recorded, skipped" % (already, total))
 
     def start_cell(self, cell: Cell, repeat: int) -> None:
+        raise_if_interrupted()
         self.cell, self.repeat, self.peak = cell, repeat, 0
         if not self.tty:
             self._line("[%d/%d] running %s (repeat %d)" % (self.done + 1, self.total, cell.label(), repeat))
@@ -45,6 +59,7 @@ class Progress:
                    % (self.done, self.total, cell.label(), repeat))
 
     def sample(self, seconds: float, rss: int) -> None:
+        raise_if_interrupted()
         self.peak = max(self.peak, rss)
         if not self.tty:
             return

@@ -187,14 +187,25 @@ def run_interruptible(measure: Callable[[], T], finish: Callable[[T], int], inte
 
     SIGTERM (a CI cancel, `kill`) is made to raise KeyboardInterrupt like Ctrl-C, so the
     measuring code cleans up the same way (child killed, cgroup removed); the handler stays
-    installed afterwards, as for the rest of the command. On an interrupt, `on_interrupt()`
+    installed afterwards, as for the rest of the command. It also notes the signal, so one
+    that Python drops (it lands in an at-fork callback) is raised again by the progress
+    callbacks (bench/run/progress.py). On an interrupt, `on_interrupt()`
     runs (e.g. to end a progress line), then `interrupted` is printed to stderr: the
     command's own message saying what was kept and how to resume.
     """
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    from migbench.bench.run.progress import PENDING
+
+    def handler(signum, frame):
+        PENDING.append(signum)  # raised again by the progress callbacks if this one is dropped
+        raise KeyboardInterrupt
+
+    del PENDING[:]
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
     try:
         result = measure()
     except KeyboardInterrupt:
+        del PENDING[:]
         if on_interrupt is not None:
             on_interrupt()
         print(interrupted, file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import io
 import os
 import signal
 import subprocess
@@ -154,9 +155,10 @@ def test_run_options_keep_their_defaults():
 
 @pytest.fixture
 def sigterm_restored():
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     yield
-    signal.signal(signal.SIGTERM, previous)
+    signal.signal(signal.SIGTERM, previous[0])
+    signal.signal(signal.SIGINT, previous[1])
 
 
 def test_interrupt_returns_130_and_prints_the_message(sigterm_restored, capsys):
@@ -184,8 +186,30 @@ def test_sigterm_is_mapped_to_ctrl_c(sigterm_restored, capsys):
         return "not interrupted"
 
     assert run_interruptible(measure, lambda result: 0, "migbench: interrupted; by SIGTERM") == 130
-    assert signal.getsignal(signal.SIGTERM) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.getsignal(signal.SIGINT)  # one handler for both
     assert capsys.readouterr().err == "migbench: interrupted; by SIGTERM\n"
+
+
+def test_an_interrupt_python_dropped_is_raised_again_by_the_progress_callbacks(sigterm_restored, capsys):
+    """A signal landing in an at-fork callback (logging's) is printed as "Exception ignored" and
+    dropped by Python; the handler noted it, and the next progress callback raises it."""
+    from migbench.bench.run.progress import Progress
+
+    progress = Progress(io.StringIO())
+    seen = []
+
+    def measure():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            seen.append("dropped")  # as if Python had swallowed it
+        progress.sample(1.0, 1)  # the next sample raises it again
+        return "not interrupted"
+
+    assert run_interruptible(measure, lambda result: 0, "migbench: interrupted") == 130
+    assert seen == ["dropped"]
+    progress.sample(2.0, 2)  # handled: nothing pending any more
 
 
 def _interrupt(*args, **kwargs):
