@@ -17,13 +17,14 @@ import contextlib
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from migbench.bench.env.environments import cache_root
 from migbench.errors import MigbenchError
@@ -57,6 +58,26 @@ def cleanup_stale(engine_name: str | None = None, root: Path | None = None) -> l
         _remove_files(directory)
         removed.append(directory)
     return removed
+
+
+@contextlib.contextmanager
+def owned_directory(name: str) -> Iterator[Path]:
+    """A server's directory for as long as the block: leftovers of dead migbench runs of `name`
+    cleaned first, then `<servers>/NAME-PID-RANDOM` with this process as its owner; removed on
+    leaving with the server's private files (the caller stops its server inside the block)."""
+    cleanup_stale(name)
+    directory = servers_root() / ("%s-%d-%s" % (name, os.getpid(), secrets.token_hex(3)))
+    directory.mkdir(parents=True)
+    _write_owner(directory)
+    try:
+        yield directory
+    finally:
+        _remove_files(directory)
+
+
+def record_server(directory: Path, pid: int, files: str, stop_signal: str) -> None:
+    """server.json: what cleanup_stale needs to stop this server if its migbench dies."""
+    _write_json(directory / "server.json", {"pid": pid, "files": files, "stop_signal": stop_signal})
 
 
 def _owner_alive(directory: Path) -> bool:

@@ -33,7 +33,6 @@ cache_root()/servers; `cleanup_stale` kills servers whose owner is dead.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import signal
 import subprocess
@@ -47,8 +46,9 @@ from migbench.targets import DjangoLine
 
 from .base import MIGRATIONS_TABLE, Database, Engine
 # What subclasses use to run their server, re-exported: one import for an engine module.
-from .embedded import (_one_line, _remove_files, _write_json, _write_owner, cleanup_stale,  # noqa: F401
-                       private_files, run_as_user, run_tool, servers_root, spawn, wait_until)
+from .embedded import (_one_line, _remove_files, cleanup_stale,  # noqa: F401
+                       owned_directory, private_files, record_server, run_as_user, run_tool, servers_root, spawn,
+                       wait_until)
 from .server_memory import MemoryMark, ServerMemory
 
 SCRATCH_PREFIX = "migbench_"
@@ -186,30 +186,23 @@ class ServerEngine(Engine):
         binaries = self.find_binaries()
         if binaries is None:
             raise MigbenchError("--database %s: %s" % (self.name, self.unavailable()))
-        cleanup_stale(self.name)
-        directory = servers_root() / ("%s-%d-%s" % (self.name, os.getpid(), secrets.token_hex(3)))
-        directory.mkdir(parents=True)
-        _write_owner(directory)
-        server = None
-        try:
-            server = self.start_embedded(directory, binaries)
-            _write_json(directory / "server.json", {"pid": server.pid, "files": str(server.extra.get("files", "")),
-                                                    "stop_signal": self.stop_signal.name})
-            server.version = server.version or self.server_version(server)
-            self.server = server
-            self._memory = ServerMemory(server.pid)
-            self._memory.start()
-            yield self
-        finally:
-            if self._memory is not None:
-                self._memory.stop()
-                self._memory = None
-            self.server = None
+        with owned_directory(self.name) as directory:
+            server = None
             try:
+                server = self.start_embedded(directory, binaries)
+                record_server(directory, server.pid, str(server.extra.get("files", "")), self.stop_signal.name)
+                server.version = server.version or self.server_version(server)
+                self.server = server
+                self._memory = ServerMemory(server.pid)
+                self._memory.start()
+                yield self
+            finally:
+                if self._memory is not None:
+                    self._memory.stop()
+                    self._memory = None
+                self.server = None
                 if server is not None:
                     self.stop_embedded(server)
-            finally:
-                _remove_files(directory)
 
     def external(self, url: str) -> Server:
         """The user's server from its URL, checked by connecting once."""

@@ -51,13 +51,6 @@ def probe(python: Path) -> UserEnvironment:
                            django_version=found["django"])
 
 
-def driver_missing(env: Environment, module: str) -> bool:
-    """True when the user's environment cannot import a database driver (migbench never installs one)."""
-    done = subprocess.run([str(env.python), "-B", "-c", "import %s" % module], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, timeout=60)
-    return done.returncode != 0
-
-
 class ScratchSqlite:
     """A database handle on a scratch SQLite file (bench/env/child.py DatabaseLike)."""
 

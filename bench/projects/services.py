@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import socket
+import subprocess
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
 
-from migbench.bench.engines.embedded import (_remove_files, _write_json, _write_owner, cleanup_stale, private_files,
-                                             servers_root, spawn, wait_until)
+from migbench.bench.engines.embedded import owned_directory, private_files, record_server, spawn, wait_until
 from migbench.errors import MigbenchError
 
 ENV_VAR = "MIGBENCH_REDIS_URL"
@@ -75,32 +74,26 @@ def redis(spec: str | None) -> Iterator[str | None]:
     missing = redis_unavailable()
     if missing:
         raise MigbenchError("--redis embedded: %s" % missing)
-    cleanup_stale("redis")
-    directory = servers_root() / ("redis-%d-%s" % (os.getpid(), secrets.token_hex(3)))
-    directory.mkdir(parents=True)
-    _write_owner(directory)
-    process = None
-    try:
+    with owned_directory("redis") as directory:
         files = private_files(directory, None)
         sock = files / "redis.sock"
         argv = [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", "0", "--unixsocket", str(sock),
                 "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", str(files),
                 "--daemonize", "no"]
         process = spawn(argv, None, directory / "redis.log")
-        _write_json(directory / "server.json", {"pid": process.pid, "files": str(files), "stop_signal": "SIGTERM"})
-        url = "unix://%s" % sock
-        wait_until(lambda: ping(url, 0.5), 20, "redis-server", process, directory / "redis.log")
-        with _exported(url):
-            yield url
-    finally:
-        if process is not None and process.poll() is None:
+        try:
+            record_server(directory, process.pid, str(files), "SIGTERM")
+            url = "unix://%s" % sock
+            wait_until(lambda: ping(url, 0.5), 20, "redis-server", process, directory / "redis.log")
+            with _exported(url):
+                yield url
+        finally:
             process.terminate()
             try:
                 process.wait(5)
-            except Exception:
+            except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        _remove_files(directory)
 
 
 @contextlib.contextmanager

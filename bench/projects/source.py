@@ -148,7 +148,7 @@ def _installed_package(python: Path, top: str) -> tuple[Path, str]:
     probe = ("import importlib.util, json, sys; s = importlib.util.find_spec(%r); "
              "print(json.dumps(list(s.submodule_search_locations or []) if s else None))" % top)
     try:
-        done = subprocess.run([str(python), "-c", probe], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        done = subprocess.run([str(python), "-B", "-c", probe], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, timeout=60)
         found = json.loads(done.stdout.strip() or "null")
     except (OSError, ValueError, subprocess.TimeoutExpired):

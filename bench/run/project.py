@@ -12,6 +12,8 @@ Side effects: copies the project into the cache and runs the user's interpreter 
 
 from __future__ import annotations
 
+import json
+import subprocess
 from typing import Callable
 
 from migbench.bench.engines import Engine
@@ -61,8 +63,6 @@ def plan_project(prepared: Prepared, options: RunOptions, chosen: list[Engine],
 
 def user_driver(env: UserEnvironment, engine: Engine) -> dict | None:
     """The driver the user's environment already has for `engine` (the record names it), or one line."""
-    import subprocess
-
     modules = DRIVERS.get(engine.name)
     if not modules:
         return None
@@ -73,8 +73,6 @@ def user_driver(env: UserEnvironment, engine: Engine) -> dict | None:
                             "`%s -m pip install %s` (migbench never installs into your environment)" % (
                                 engine.name, env.python, engine.name, " or ".join(modules), env.python,
                                 "psycopg2-binary" if engine.name == "postgresql" else "mysqlclient"))
-    import json
-
     found = json.loads(done.stdout.strip().splitlines()[-1])
     found["requirement"] = "(your environment)"
     return found

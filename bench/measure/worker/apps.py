@@ -14,12 +14,10 @@ is the project's own when its package AND its migrations package are files
 inside the copy. Nothing is migrated and no database is touched
 (``MigrationLoader(None)``). Output, one line on stdout, exit status 0::
 
-    {"ok": true, "django": "5.2.8", "python": "3.11.7", "executable": "...", "prefix": "...",
-     "settings": {"module": "...", "databases": ["default", ...]},
+    {"ok": true, "django": "5.2.8",
      "apps": [{"label", "name", "path", "migrations_module", "migrations_path" (or null),
                "migrations": n, "models": n}],
-     "plan": [[app, name], ...],
-     "sys_path": [...]}
+     "plan": [[app, name], ...]}
 
 On any error: ``{"ok": false, "error": "<ExceptionClass>: <one line>", "where": "setup|loader"}``, exit 1.
 """
@@ -58,7 +56,6 @@ def describe(project, settings_module):
         django.setup()
         where = "loader"
         from django.apps import apps
-        from django.conf import settings
         from django.db.migrations.loader import MigrationLoader
 
         loader = MigrationLoader(None, ignore_no_migrations=True)
@@ -86,17 +83,7 @@ def describe(project, settings_module):
                 if node not in seen:
                     seen.add(node)
                     plan.append(list(node))
-        return {
-            "ok": True,
-            "django": django.get_version(),
-            "python": "%d.%d.%d" % tuple(sys.version_info[:3]),
-            "executable": sys.executable,
-            "prefix": sys.prefix,
-            "settings": {"module": settings_module, "databases": sorted(settings.DATABASES)},
-            "apps": found,
-            "plan": plan,
-            "sys_path": [os.path.realpath(p) for p in sys.path if p],
-        }
+        return {"ok": True, "django": django.get_version(), "apps": found, "plan": plan}
     except Exception as exc:
         return {"ok": False, "error": "%s: %s" % (type(exc).__name__, _text(exc)), "where": where}
 
@@ -108,8 +95,14 @@ def main(argv=None):
     parser.add_argument("--project", required=True)
     parser.add_argument("--settings", required=True)
     args = parser.parse_args(argv)
-    result = describe(args.project, args.settings)
+    stdout = sys.stdout
+    sys.stdout = sys.stderr  # whatever the project prints while loading must not corrupt the JSON
+    try:
+        result = describe(args.project, args.settings)
+    finally:
+        sys.stdout = stdout
     sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
+    sys.stdout.flush()
     return 0 if result["ok"] else 1
 
 
