@@ -85,10 +85,10 @@ def test_the_same_project_migrates_on_postgresql_with_every_other_strategy(tmp_p
     shutil.copytree(DATA / "pgonly", tree)
     out = tmp_path / "out"
     assert main(["run", "--project", str(tree), "--python", str(python), "--strategy",
-                 "all,per-app,squash-final,optimize", "--database", "postgresql", "--dev-loop", "on", "--out",
+                 "all,per-app,squash,squash-final,optimize", "--database", "postgresql", "--dev-loop", "on", "--out",
                  str(out), "--no-report"]) == 0
     records = {r.strategy: r for r in (load_record(p) for p in out.glob("*.json"))}
-    assert sorted(records) == ["all", "optimize", "per-app", "squash-final"]
+    assert sorted(records) == ["all", "optimize", "per-app", "squash", "squash-final"]
     assert all(r.outcome == "ok" and not r.problems() for r in records.values())
     assert [a["app"] for a in records["squash-final"].transform["apps"]] == ["ledger"]
     loop = records["all"].dev_loop  # the daily commands and the test databases, on a real project
