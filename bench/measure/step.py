@@ -10,7 +10,9 @@ strategy up: wall times summed, the worst peak, the first failure.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -94,6 +96,8 @@ class StepResult:
     limiter: dict = field(default_factory=dict)
     peak_rss_detail: dict = field(default_factory=dict)
     argv: list = field(default_factory=list)  # the child's argv as run (temporary paths included)
+    profile: dict | None = None  # a profiled step: the worker's profile.json (or its last memory.json)
+    profile_files: list = field(default_factory=list)  # (kind, path) of its exported files, under the workdir
 
     @property
     def ok(self) -> bool:
@@ -102,7 +106,7 @@ class StepResult:
     def summary(self) -> dict:
         """The step as stored in a record: no events or samples (the record keeps those once)."""
         data = asdict(self)
-        for bulky in ("events", "samples", "limiter", "peak_rss_detail", "argv"):
+        for bulky in ("events", "samples", "limiter", "peak_rss_detail", "argv", "profile", "profile_files"):
             data.pop(bulky)
         if self.ok:
             data.pop("stdout_tail")
@@ -125,14 +129,22 @@ class StepContext:
     timeout_s: float | None
     interval_s: float
     ddl: Path | None = None  # capture_ddl.py output, for kind "sql"
+    profile: str | None = None  # "time" | "memory": profile the measured manage.py steps (a profiled run)
+
+
+def profiles(spec: StepSpec, ctx: StepContext) -> bool:
+    """Is this step profiled? Only the strategy's own measured manage.py commands are."""
+    return ctx.profile is not None and spec.role == MEASURED and spec.kind == "manage"
 
 
 def child_argv(spec: StepSpec, ctx: StepContext, events_path: Path) -> list[str]:
     if spec.kind == "sql":
         return ctx.databases[spec.database].replay_argv(ctx.python, ctx.ddl, events_path)
     project = ctx.projects[spec.project]
+    profile = (["--profile", ctx.profile, "--profile-dir", str(events_path.parent / "profile")]
+               if profiles(spec, ctx) else [])
     return ([str(ctx.python), str(MEASURE), "--project", str(project), "--settings", SETTINGS,
-             "--events", str(events_path)] + launcher_options(project) + ["--"] + list(spec.args))
+             "--events", str(events_path)] + launcher_options(project) + profile + ["--"] + list(spec.args))
 
 
 def child_job(spec: StepSpec, ctx: StepContext, argv: list[str], env: dict[str, str],
@@ -177,6 +189,7 @@ def run_step(spec: StepSpec, ctx: StepContext,
     scratch = Path(tempfile.mkdtemp(prefix="step-", dir=ctx.workdir))
     try:
         events_path = scratch / "events.jsonl"
+        (scratch / "profile").mkdir()
         argv = child_argv(spec, ctx, events_path)
         env = project_env(ctx.databases[spec.database])
         if spec.args[:1] == ("test",):
@@ -192,6 +205,7 @@ def run_step(spec: StepSpec, ctx: StepContext,
                         if spec.verdict else "")
         stderr_tail = tail(scratch / "stderr.txt")
         events = timeline.read_events(events_path, child.started_at)
+        profile, profile_files = _keep_profile(spec, ctx, scratch / "profile")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     outcome = classify(
@@ -219,8 +233,40 @@ def run_step(spec: StepSpec, ctx: StepContext,
                          "vmhwm_bytes": child.hwm_bytes,
                          "sampled_tree_bytes": child.sampled_peak_bytes,
                          "samples": len(child.samples)},
-        argv=argv,
+        argv=argv, profile=profile, profile_files=profile_files,
     )
+
+
+def _keep_profile(spec: StepSpec, ctx: StepContext, directory: Path) -> tuple[dict | None, list]:
+    """The worker's profile of a profiled step, and its exported files moved out of the scratch dir.
+
+    A child killed before it finished leaves no profile.json; a memory profile's last snapshot
+    (memory.json, written at each one) is then what there is.
+    """
+    if not profiles(spec, ctx):
+        return None, []
+    def read(name: str) -> dict | None:
+        try:
+            return json.loads((directory / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    summary = read("profile.json")
+    if summary is None:  # killed: the stages until the last checkpoint, the last memory snapshot
+        summary, memory = read("partial.json"), read("memory.json")
+        if summary is None and memory is None:
+            return None, []
+        summary = dict(summary or {"mode": ctx.profile, "files": {}}, memory=memory,
+                       outcome="killed: the profile up to its last checkpoint (stages every 2 s, memory at "
+                               "its last snapshot)")
+    keep = ctx.workdir / "profile-files" / re.sub(r"[^A-Za-z0-9._-]+", "_", spec.name)
+    keep.mkdir(parents=True, exist_ok=True)
+    files = []
+    for kind, name in sorted((summary.get("files") or {}).items()):
+        source = directory / name
+        if source.is_file():
+            files.append((kind, Path(shutil.move(str(source), str(keep / name)))))
+    return summary, files
 
 
 def tail(path: Path) -> str:

@@ -122,6 +122,7 @@ V1_ADDED = (
     Added("transform", "0de816c", "2026-11-21", _null, "the project was not transformed"),
     Added("dev_loop", "0de816c", "2026-11-21", _null, "no dev-loop commands timed"),
     Added("deploy", "0de816c", "2026-11-21", _null, "no deploy check"),
+    Added("profile", "issue-18", "2026-11-26", _null, "not a profiled run"),
 )
 
 
@@ -196,6 +197,11 @@ V1_TYPES = {
                                                     required=("app", "migration", "operation")))})),
     "dev_loop": nullable(MapOf(_DEV_STEP)),
     "deploy": nullable(Obj({"ok": BOOL, "verdict": nullable(STR), "steps": ListOf(_STEP)})),
+    "profile": nullable(Obj({
+        "mode": STR, "wall_s": SECONDS, "span_s": SECONDS, "stages": MapOf(SECONDS), "inclusive": MapOf(SECONDS),
+        "unattributed_s": NUMBER, "profiler_s": SECONDS, "migrations": ListOf(ANY), "files": MapOf(ListOf(STR)),
+        "functions": ANY, "landmarks": ANY, "memory": ANY, "overhead": ANY, "notes": ListOf(STR)},
+        required=("mode", "stages"))),
 }
 
 

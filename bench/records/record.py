@@ -61,6 +61,10 @@ class Cell:
                  "mem" + self.memory_label, self.database, "r%d" % repeat)
         return re.sub(r"[^A-Za-z0-9._-]+", "_", "--".join(parts))
 
+    def profile_slug(self, mode: str) -> str:
+        """File name stem of the cell's profiled run of `mode` (one per cell and mode)."""
+        return self.slug(0).rsplit("--", 1)[0] + "--profile-" + re.sub(r"[^A-Za-z0-9._-]+", "_", mode)
+
 
 @dataclass
 class RunRecord:
@@ -107,6 +111,7 @@ class RunRecord:
     transform: dict | None = None  # what squash/zero/optimize did to the copy of the project
     dev_loop: dict | None = None  # makemigrations --check, migrate --plan, test database: name -> step
     deploy: dict | None = None  # zero only: --fake on a database migrated with the old history
+    profile: dict | None = None  # a profiled run only (--profile): stages, functions, memory (profiles.py)
 
     def problems(self) -> list[str]:
         """Why this run's result cannot be trusted as equivalent to `all` (empty: it can)."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from migbench.errors import MigbenchError
 
 from .formats import UnreadableVersion, record_from_dict
+from .profiles import DIRECTORY as PROFILES
 from .record import Cell, RunRecord
 
 
@@ -78,9 +80,50 @@ class ResultStore:
             return False
         return True
 
+    def profile_path(self, cell: Cell, mode: str) -> Path:
+        """Where the cell's profiled run of `mode` is kept: under profiles/, out of every timing read."""
+        return self.root / PROFILES / (cell.profile_slug(mode) + ".json")
+
+    def profile_done(self, cell: Cell, mode: str) -> bool:
+        path = self.profile_path(cell, mode)
+        if not path.exists():
+            return False
+        try:
+            load_record(path)
+        except UnreadableVersion:
+            raise
+        except MigbenchError:
+            return False
+        return True
+
+    def write_profiled(self, record: RunRecord, files: list) -> Path:
+        """Store a profiled run: its exported files (`(kind, path)`, moved) into a folder named
+        like the record, then the record, whose `profile.files` names them relative to the root.
+
+        The record is written last: a folder without its record is an interrupted run's, and is
+        replaced; a folder whose record exists is never touched (results are never overwritten).
+        """
+        final = self.profile_path(record.cell(), record.profile["mode"])
+        if final.exists() and not self._unreadable(final):
+            raise MigbenchError("%s already exists; results are never overwritten (use another --out)" % final)
+        folder = final.with_suffix("")
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        named: dict = {}
+        steps = {path.parent.name for _, path in files}
+        for kind, path in files:
+            name = path.name if len(steps) < 2 else "%s-%s" % (path.parent.name, path.name)
+            shutil.move(str(path), str(folder / name))
+            named.setdefault(kind, []).append((folder / name).relative_to(self.root).as_posix())
+        record.profile["files"] = named
+        return self._write_at(final, record)
+
     def write(self, record: RunRecord) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        final = self.path_for(record.cell(), record.repeat)
+        return self._write_at(self.path_for(record.cell(), record.repeat), record)
+
+    def _write_at(self, final: Path, record: RunRecord) -> Path:
+        final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(".%s.%d.tmp" % (final.name, os.getpid()))
         tmp.write_text(record.to_json(), encoding="utf-8")
         try:

@@ -4,8 +4,9 @@ The order is the order a Django engineer asks the questions in: first the
 answer (which strategy wins, what it costs, what takes the time:
 headline.py), then where memory went over time, which version needs what,
 which caps kill which version, which strategy saves time, which apps and
-migrations cost the most, how does cost grow, then every cell and where each
-figure was measured.
+migrations cost the most, where a profiled run's time and memory went
+(`migbench run --profile`: profiles.py, never part of a timing figure), how
+does cost grow, then every cell and where each figure was measured.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from .costs import report_tables
 from .headline import Headline, headlines
 from .load import ResultSet
 from .minimal import cap_searches
+from .profile_tables import report_tables as profile_tables
+from .profiles import FileLinks, cell_lines, file_links, opener_lines, profiled_cells
 from .tables import (Table, cell_table, group_by_cell, minimal_cap_table, problem_lines, provenance_table,
                      strategy_tables)
 
@@ -30,6 +33,7 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)  # plain notes, one bullet each
     blocks: list[Headline] = field(default_factory=list)  # a titled list of lines each (the answer)
+    links: list[FileLinks] = field(default_factory=list)  # files beside the records (profiles' exports)
 
 
 @dataclass
@@ -43,6 +47,15 @@ class Report:
     def charts(self) -> list[Chart]:
         return [chart for section in self.sections for chart in section.charts]
 
+
+PROFILES_TITLE = "Profiles: where migrate's time and memory go"
+PROFILES_INTRO = (
+    "One extra run per cell and mode made by `migbench run --profile` after the cell's timed repeats, under "
+    "the stage timer and a profiler (cProfile for time, tracemalloc for memory). Profiled runs are not part "
+    "of any timing comparison: the profiler slows them (each cell's overhead is below), so they are in no "
+    "other table, chart or `migbench compare` ratio of times, and they are not validated. Stage seconds are "
+    "exclusive (the innermost stage on the stack wins) and add up to the profiled wall; the exported files "
+    "hold the whole profile.")
 
 # (chart kind, section title, what the section answers)
 _CHART_SECTIONS = (
@@ -63,14 +76,17 @@ _CHART_SECTIONS = (
      "The slowest apps and migrations of one run per strategy (the median-wall repeat), read from the "
      "worker's events: each migration's time from its start to its success, its RSS growth, and how far it "
      "raised its process's peak."),
+    ("stages", PROFILES_TITLE, PROFILES_INTRO),
     ("scaling", "Scaling",
      "Cost against project size on log-log axes: the slope of the fitted line is the growth exponent."),
 )
 
 
-def _tables_for(kind: str, records: list, by_cell: dict, costs: list[Table]) -> list[Table]:
+def _tables_for(kind: str, records: list, by_cell: dict, costs: list[Table], profiles: list[Table]) -> list[Table]:
     if kind == "costs":
         return costs
+    if kind == "stages":
+        return profiles
     if kind == "strategies":
         return strategy_tables(by_cell)
     if kind == "minimal-cap":
@@ -82,16 +98,25 @@ def _tables_for(kind: str, records: list, by_cell: dict, costs: list[Table]) -> 
 def build_report(results: ResultSet, sources: list[str], title: str | None = None) -> Report:
     records = results.records
     by_cell = group_by_cell(records)
-    charts = build_charts(records)
+    charts = build_charts(records, results.profiled)
     cost_tables = report_tables(records)
+    profiled = profiled_cells(results.profiled)
+    profiled_tables = profile_tables(profiled)
     sections = [Section("The answer", "Per project: which strategy wins and by how much, what it costs, and "
-                        "where the time goes. The detail follows.", blocks=headlines(records))]
+                        "where the time goes. The detail follows.", blocks=headlines(records))] if records else []
     for kind, heading, intro in _CHART_SECTIONS:
         chosen = [c for c in charts if c.kind == kind]
-        tables = _tables_for(kind, records, by_cell, cost_tables)
-        if chosen or tables:
+        tables = _tables_for(kind, records, by_cell, cost_tables, profiled_tables)
+        if kind == "stages" and profiled:
+            links = file_links(profiled, results.sources)
+            sections.append(Section(heading, intro, charts=chosen, tables=tables, lines=opener_lines(links),
+                                    blocks=[Headline("Profiled runs, and what profiling cost (wall over the "
+                                                     "cell's unprofiled runs)", cell_lines(profiled))],
+                                    links=links))
+        elif chosen or tables:
             sections.append(Section(heading, intro, charts=chosen, tables=tables))
-    sections.append(Section("Runs", "Every cell, one row each.", tables=[cell_table(by_cell)]))
+    if records:  # else profiled runs only: they are no cell's runs
+        sections.append(Section("Runs", "Every cell, one row each.", tables=[cell_table(by_cell)]))
     problems = problem_lines(by_cell)
     if problems:
         sections.append(Section(
@@ -101,8 +126,8 @@ def build_report(results: ResultSet, sources: list[str], title: str | None = Non
     sections.append(Section(
         "Provenance", "Where and with what every figure was measured. Each record also holds the full "
         "command, the child's argv, the host and the limiter's reading.",
-        tables=[provenance_table(records)], lines=["note in the records: " + n for n in notes]))
-    scenarios = sorted({r.scenario["name"] for r in records})
+        tables=[provenance_table(records or results.profiled)], lines=["note in the records: " + n for n in notes]))
+    scenarios = sorted({r.scenario["name"] for r in records + results.profiled})
     return Report(
         title=title or "migbench report: %s" % ", ".join(scenarios),
         generated_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

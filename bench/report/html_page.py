@@ -1,15 +1,19 @@
 """The report as one self-contained HTML file: charts embedded as data: URIs, CSS inline.
 
 It must open offline, from an e-mail attachment or a CI artifact, so it
-references nothing outside itself.
+references nothing outside itself; the one exception is a plain link to a
+profiled run's exported files (relative to the report's directory, so they
+resolve where the records are, and harmlessly not elsewhere).
 """
 
 from __future__ import annotations
 
 import base64
 import html
+from pathlib import Path
 
 from .build import Report, Section
+from .profiles import FileLinks, href
 from .tables import Table
 
 _CSS = """
@@ -29,7 +33,8 @@ nav ul { columns: 2; font-size: .9em; } code { background: #f3f3f3; padding: 0 .
 """
 
 
-def render_html(report: Report) -> str:
+def render_html(report: Report, out: Path | None = None) -> str:
+    """The page; `out` is the directory it is written into (links to profiles' files are relative to it)."""
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              "<title>%s</title><style>%s</style></head><body>" % (html.escape(report.title), _CSS),
@@ -40,17 +45,19 @@ def render_html(report: Report) -> str:
              "<nav><ul>%s</ul></nav>" % "".join(
                  '<li><a href="#%s">%s</a></li>' % (_anchor(s.title), html.escape(s.title)) for s in report.sections)]
     for section in report.sections:
-        parts.append(_section(section))
+        parts.append(_section(section, out))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def _section(section: Section) -> str:
+def _section(section: Section, out: Path | None = None) -> str:
     parts = ['<section id="%s"><h2>%s</h2>' % (_anchor(section.title), html.escape(section.title)),
              "<p>%s</p>" % _inline(section.intro)]
     for block in section.blocks:
         parts.append('<div class="answer"><h3>%s</h3><ul>%s</ul></div>' % (
             html.escape(block.title), "".join("<li>%s</li>" % html.escape(line) for line in block.lines)))
+    if section.links:
+        parts.append(_links(section.links, out))
     for chart in section.charts:
         parts.append('<figure id="%s"><img alt="%s" src="data:image/png;base64,%s">'
                      "<figcaption><b>%s.</b> %s</figcaption></figure>" % (
@@ -63,6 +70,17 @@ def _section(section: Section) -> str:
         parts.append("<ul>%s</ul>" % "".join("<li>%s</li>" % html.escape(line) for line in section.lines))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _links(links: list[FileLinks], out: Path | None) -> str:
+    items = []
+    for link in links:
+        files = ", ".join(
+            '<a href="%s">%s</a> (%s)' % (html.escape(href(path, out), quote=True), html.escape(path.name),
+                                         html.escape(kind)) if present
+            else "%s (%s, missing)" % (html.escape(path.name), html.escape(kind)) for kind, path, present in link.files)
+        items.append("<li>%s: %s</li>" % (html.escape(link.label), files))
+    return '<p class="files"><b>Exported files</b></p><ul>%s</ul>' % "".join(items)
 
 
 def _table(table: Table) -> str:

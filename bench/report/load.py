@@ -12,7 +12,12 @@ silently change a figure, and lenient only where a file plainly is not a run:
   change a figure;
 - other JSON files under a directory (the generation and overhead benchmarks
   in results/ are JSON too) are skipped and counted, never parsed as runs;
-- the same run reached twice (a directory and a file inside it) counts once.
+- the same run reached twice (a directory and a file inside it) counts once;
+- a profiled run (`migbench run --profile`: a record whose `profile` is set,
+  stored under OUT/profiles/) goes into `ResultSet.profiled`, never into
+  `records`: it is not a timing record (the profiler slows it), so no table,
+  chart or comparison of times ever sees it; the profiles' own exported files
+  (`*.speedscope.json` beside them) are not runs and are passed over silently.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from migbench.bench.records import SCHEMA, RunRecord, load_record, read_json, re
 from migbench.errors import MigbenchError
 
 _RUN_SCHEMA_FAMILY = SCHEMA.split("/")[0] + "/"  # "migbench.run/"
+EXPORTED_SUFFIX = ".speedscope.json"  # a profiled run's exported stacks (bench/records/profiles.py)
 
 
 @dataclass
@@ -34,9 +40,14 @@ class ResultSet:
     records: list[RunRecord]
     sources: dict[str, Path] = field(default_factory=dict)  # run_id -> file
     skipped: list[Path] = field(default_factory=list)  # JSON under a directory that is not a run record
+    profiled: list[RunRecord] = field(default_factory=list)  # `--profile` runs: never timing records
 
     def describe(self) -> str:
-        text = "%d records from %d files" % (len(self.records), len(set(self.sources.values())))
+        text = "%d records" % len(self.records)
+        if self.profiled:
+            text += " and %d profiled run%s (kept out of every timing figure)" % (
+                len(self.profiled), "" if len(self.profiled) == 1 else "s")
+        text += " from %d files" % len(set(self.sources.values()))
         if self.skipped:
             text += " (%d other JSON files skipped: not run records)" % len(self.skipped)
         return text
@@ -60,6 +71,7 @@ def load_results(paths: Iterable[str | Path]) -> ResultSet:
             raise MigbenchError("%s: no such file or directory; pass result files or directories "
                                 "written by `migbench run`" % path)
     result.records.sort(key=_order)
+    result.profiled.sort(key=lambda r: (_order(r), str((profile_of(r) or {}).get("mode", ""))))
     return result
 
 
@@ -68,6 +80,8 @@ def _load_directory(root: Path, result: ResultSet) -> int:
     for path in sorted(root.rglob("*.json")):
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue  # a store's temporary file, or a hidden tool directory
+        if path.name.endswith(EXPORTED_SUFFIX):
+            continue  # a profile's exported stacks (speedscope), beside its record: not a run
         data = read_json(path)  # unreadable, not UTF-8, too deep, malformed: one error naming the file
         if not _is_run(data):
             result.skipped.append(path)
@@ -95,7 +109,13 @@ def _add(record: RunRecord, path: Path, result: ResultSet) -> None:
     if record.run_id in result.sources:
         return
     result.sources[record.run_id] = path
-    result.records.append(record)
+    (result.records if profile_of(record) is None else result.profiled).append(record)
+
+
+def profile_of(record: RunRecord) -> dict | None:
+    """The record's `profile` (a profiled run's figures), None for an ordinary run or an older migbench."""
+    profile = getattr(record, "profile", None)
+    return profile if isinstance(profile, dict) else None
 
 
 def _order(record: RunRecord) -> tuple:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .build import Report
+from .profiles import FileLinks, href
 from .tables import Table
 
 CHART_DIR = "charts"
 
 
-def render_markdown(report: Report) -> str:
+def render_markdown(report: Report, out: Path | None = None) -> str:
+    """The page; `out` is the directory it is written into (links to profiles' files are relative to it)."""
     lines = ["# %s" % report.title, "",
              "Built %s by `migbench report` from %s: %s." % (
                  report.generated_at, report.described, ", ".join("`%s`" % s for s in report.sources)), ""]
@@ -16,6 +20,8 @@ def render_markdown(report: Report) -> str:
         lines += ["## %s" % section.title, "", section.intro, ""]
         for block in section.blocks:
             lines += ["### %s" % _escape(block.title), ""] + ["- %s" % _escape(line) for line in block.lines] + [""]
+        if section.links:
+            lines += _links(section.links, out)
         for chart in section.charts:
             lines += ["![%s](%s/%s.png)" % (_escape(chart.title), CHART_DIR, chart.slug), "",
                       "**%s.** %s" % (_escape(chart.title), _escape(chart.caption)), ""]
@@ -25,6 +31,15 @@ def render_markdown(report: Report) -> str:
         if section.lines:
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _links(links: list[FileLinks], out: Path | None) -> list[str]:
+    lines = ["**Exported files**", ""]
+    for link in links:
+        files = ", ".join("[%s](%s) (%s)" % (_escape(path.name), href(path, out), kind) if present
+                          else "%s (%s, missing)" % (_escape(path.name), kind) for kind, path, present in link.files)
+        lines.append("- %s: %s" % (_escape(link.label), files))
+    return lines + [""]
 
 
 def _table(table: Table) -> list[str]:

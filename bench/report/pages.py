@@ -1,5 +1,9 @@
 """Write a report directory: report.html (self-contained), report.md + charts/*.png.
 
+Both pages link a profiled run's exported files where they are (beside the
+records, under `profiles/`), relative to the report's final directory: the
+files are not copied, so the report directory stays a report and nothing else.
+
 A report is derived data, so rebuilding replaces the previous one, but it is
 written beside the target and swapped in whole: an interrupted build leaves
 the old report (or nothing), never a mix. A directory that holds anything
@@ -51,9 +55,9 @@ def write_report(report: Report, out: Path, formats: tuple[str, ...]) -> dict[st
     staging.mkdir()
     try:
         if "html" in formats:
-            (staging / HTML_NAME).write_text(render_html(report), encoding="utf-8")
+            (staging / HTML_NAME).write_text(render_html(report, out), encoding="utf-8")
         if "md" in formats:
-            (staging / MARKDOWN_NAME).write_text(render_markdown(report), encoding="utf-8")
+            (staging / MARKDOWN_NAME).write_text(render_markdown(report, out), encoding="utf-8")
             charts = staging / CHART_DIR
             charts.mkdir()
             for chart in report.charts():

@@ -26,13 +26,14 @@ from typing import Callable
 from migbench.bench import strategies
 from migbench.bench.env.environments import Environment
 from migbench.bench.measure.step import StepContext, StepResult, run_step
-from migbench.bench.records import ResultStore, RunRecord
+from migbench.bench.records import ResultStore
 from migbench.bench.strategies import baseline, daily, validation, variants
 from migbench.errors import MigbenchError
 from migbench.generator.scenario import Scenario
 from migbench.targets import resolve_line
 
 from .matrix import Matrix, PlannedCell, check_same_project
+from . import profiling
 from .options import RunOptions
 from .recording import build_record
 
@@ -44,7 +45,8 @@ class UnpreparedCells(MigbenchError):
 def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenario,
              options: RunOptions, command: list[str],
              on_sample: Callable[[float, int], None] | None = None,
-             on_note: Callable[[str], None] = print, dev_loop: bool = False) -> RunRecord:
+             on_note: Callable[[str], None] = print, dev_loop: bool = False,
+             profile: str | None = None):
     """Measure one run of a strategy on fresh databases; validate it; return its record.
 
     The strategy's steps run one after another on one database, each under its
@@ -52,6 +54,10 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
     broken database). A finished run is validated against the baseline
     (bench/strategies/validation.py); with `dev_loop`, the daily commands are then
     timed on the migrated database; last comes the strategy's own deploy check, if it has one.
+
+    `profile` ("time" or "memory") makes it a profiled run: the measured steps run under the
+    worker's profiler, nothing is validated or timed after them (the cell's unprofiled repeats
+    do that), and the return value is (record, exported files) for store.write_profiled.
     """
     cell, env = planned.cell, planned.env
     strategy = strategies.get(cell.strategy)
@@ -72,7 +78,8 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
     ctx = StepContext(
         python=env.python, projects={"variant": variant.path if variant else project, "original": project},
         databases={}, workdir=workdir, limiter_name=options.limiter, memory_limit_bytes=cell.memory_limit_bytes,
-        timeout_s=options.timeout_s, interval_s=options.interval_s, ddl=base.ddl if base else None)
+        timeout_s=options.timeout_s, interval_s=options.interval_s, ddl=base.ddl if base else None,
+        profile=profile)
     results: list[StepResult] = []
     proof = dev = deploy = server_memory = None
     notes = [order.note] if order.note else []
@@ -83,7 +90,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
             results.append(run_step(spec, ctx, on_sample))
             if not results[-1].ok:
                 break
-        if len(results) == len(specs) and all(r.ok for r in results):
+        if profile is None and len(results) == len(specs) and all(r.ok for r in results):
             on_note("  validating: schema against the baseline, one row into every model")
             proof = _validate(strategy, ctx, project, env, project_apps, base, on_note, manifest.get("plan"))
             if dev_loop and strategy.dev_loop:
@@ -93,12 +100,44 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
                 dev, notes = timed.steps, notes + timed.notes
             deploy = strategy.deploy(ctx, engine, line, project_apps, on_note)
         server_memory = mark.peak() if mark is not None else None
+        record = build_record(planned, repeat, scenario, options, command, manifest, project, results, started_at,
+                              line, proof, dev, deploy, variant, engine, notes, server_memory, profile)
+        if profile is not None:
+            return record, _hand_over([f for r in results for f in r.profile_files])
+        return record
     finally:
         if "main" in ctx.databases:
             engine.drop(ctx.databases["main"])
         shutil.rmtree(workdir, ignore_errors=True)
-    return build_record(planned, repeat, scenario, options, command, manifest, project, results, started_at,
-                        line, proof, dev, deploy, variant, engine, notes, server_memory)
+
+
+def _hand_over(files: list) -> list:
+    """Move a profiled run's exported files out of its workdir (removed when the run ends)."""
+    held = Path(tempfile.mkdtemp(prefix="migbench-profile-"))
+    out = []
+    for kind, path in files:
+        target = held / path.parent.name / path.name
+        target.parent.mkdir(exist_ok=True)
+        out.append((kind, Path(shutil.move(str(path), str(target)))))
+    return out
+
+
+def profile_cell(planned: PlannedCell, mode: str, project: Path, scenario: Scenario, options: RunOptions,
+                 command: list[str], store: ResultStore, progress) -> Path:
+    """The cell's profiled run of `mode`, stored under OUT/profiles/ with its exported files and its
+    overhead against the cell's unprofiled runs in OUT."""
+    progress.note("profiling (%s) %s" % (mode, planned.cell.label()))
+    record, files = run_once(planned, 1, project, scenario, options, command, on_sample=progress.sample,
+                             on_note=progress.note, profile=mode)
+    try:
+        timed = [r for r in store.readable()[0] if r.cell() == planned.cell]
+        record.profile["overhead"] = profiling.overhead(record.profile.get("wall_s") or 0.0, timed)
+        path = store.write_profiled(record, files)
+    finally:
+        for _, leftover in files:
+            shutil.rmtree(leftover.parent.parent, ignore_errors=True)
+    progress.note("  %s" % profiling.describe(record.profile))
+    return path
 
 
 def _validate(strategy, ctx: StepContext, project: Path, env: Environment, project_apps: list[str],
@@ -152,6 +191,12 @@ def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: R
                 continue
             written.append(store.write(record))
             progress.end_cell(record)
+        for mode in options.profile:  # after the timed repeats: their median is the overhead's reference
+            for planned in matrix.cells:
+                if planned.cell in unusable or store.profile_done(planned.cell, mode):
+                    continue
+                written.append(profile_cell(planned, mode, matrix.project, scenario, options, command, store,
+                                            progress))
     progress.finish()
     if unusable:
         raise UnpreparedCells("%d cell(s) could not be prepared, so nothing was measured for them: %s"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from migbench.bench import engines, strategies as registry
+from migbench.bench.records.profiles import MODES as PROFILE_MODES
 from migbench.errors import MigbenchError, ScenarioError
 from migbench.targets import DEFAULT_LINE, LINES, resolve_line, version_key
 from migbench.units import parse_cap, parse_interval, parse_limit, show
@@ -37,6 +38,7 @@ class RunOptions:
     timeout_s: float | None
     interval_s: float
     dev_loop: str = "auto"  # time makemigrations --check / migrate --plan / test DB: auto, on, off
+    profile: tuple[str, ...] = ()  # --profile: one extra profiled run per cell and mode, after its repeats
 
 
 def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], source: str) -> RunOptions:
@@ -75,8 +77,10 @@ def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], sou
         timeout_s=pick("timeout", "none", lambda values, where: parse_limit(_one(values, where), where)),
         interval_s=pick("interval", "20ms", lambda values, where: parse_interval(_one(values, where), where)),
         dev_loop=pick("dev_loop", "auto", _dev_loop),
+        profile=parse_profile(cli.get("profile")),
     )
     _check_some_cell_can_run(options)
+    _check_profile_pythons(options)
     if options.limiter == "vm" and None in options.memories:
         # The guest's RAM is the cap: an uncapped cell has no machine to boot (limiters.choose says
         # the same; here it is said before planning prints anything).
@@ -101,6 +105,33 @@ def _check_some_cell_can_run(options: RunOptions) -> None:
             return
     raise MigbenchError("no cell of the matrix can run: %s; change --django, --python or --strategy"
                         % "; ".join(_unique(reasons)))
+
+
+def parse_profile(value: str | None) -> tuple[str, ...]:
+    """--profile: "time" (also a bare --profile), "memory", or both comma-separated."""
+    if value is None:
+        return ()
+    modes = _split(value)
+    for mode in modes:
+        if mode not in PROFILE_MODES:
+            raise MigbenchError("--profile: unknown mode %s; give time, memory or time,memory (a scenario "
+                                "goes before --profile: migbench run SCENARIO --profile)" % show(mode))
+    return tuple(_unique(modes)) or ("time",)
+
+
+def _check_profile_pythons(options: RunOptions) -> None:
+    """--profile memory needs tracemalloc (Python >= 3.4): refuse a cell on 2.7 before planning."""
+    if "memory" not in options.profile:
+        return
+    for django in options.djangos:
+        line = resolve_line(django)
+        for python in options.pythons:
+            native = python or line.pythons[0]
+            if native.startswith("2.") or native.endswith(("python2", "python2.7")):
+                raise MigbenchError(
+                    "--profile memory needs Python >= 3.4 (tracemalloc); Django %s would run on Python %s: add "
+                    "--python %s (Django 1.8 to 1.11 run on 3.8+ through migbench's shim)"
+                    % (line.line, native, (line.shim_pythons or ("3.9",))[min(1, len(line.shim_pythons) - 1)]))
 
 
 def generation_target(djangos: tuple[str, ...], scenario_django: str | None = None) -> str:

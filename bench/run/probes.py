@@ -38,7 +38,7 @@ from migbench.provenance import git_commit
 from migbench.units import parse_size
 
 from .bisect import STOPPED, Bisection, Probe, bisect_cap, size
-from .executor import run_once
+from .executor import profile_cell, run_once
 from .matrix import Matrix, PlannedCell, check_same_project, plan_with_notes
 from .options import RunOptions
 from .progress import Progress
@@ -173,6 +173,11 @@ def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, 
             for planned in matrix.cells:
                 probe = RecordProbe(planned, matrix, scenario, options, store, command, progress)
                 results.append(_bisect_cell(probe, bounds, uncapped, stream))
+                for mode in options.profile:  # uncapped: the profiler's own memory must not decide the run
+                    free = dataclasses.replace(planned, cell=dataclasses.replace(planned.cell, memory_limit_bytes=None))
+                    if not store.profile_done(free.cell, mode):
+                        path = profile_cell(free, mode, matrix.project, scenario, options, command, store, progress)
+                        print("  profile (%s, uncapped): %s" % (mode, path), file=stream, flush=True)
     finally:
         progress.finish()  # also on Ctrl-C: clear the status line before the caller's message
     print("\nrecords in %s" % out, file=stream)

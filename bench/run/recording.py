@@ -21,16 +21,19 @@ from migbench.provenance import git_commit
 
 from .matrix import PlannedCell
 from .options import RunOptions
+from .profiling import profile_block
 
 
 def build_record(planned: PlannedCell, repeat: int, scenario: Scenario, options: RunOptions,
             command: list[str], manifest: dict, project: Path, results: list[StepResult],
             started_at, line, proof: dict | None, dev: dict | None, deploy: dict | None,
-            variant, engine: Engine, strategy_notes: list[str] = (), server_memory: dict | None = None) -> RunRecord:
+            variant, engine: Engine, strategy_notes: list[str] = (), server_memory: dict | None = None,
+            profile: str | None = None) -> RunRecord:
     """One record for the run: the counted steps added up (wall summed, worst peak).
     `strategy_notes`: what the strategy says about its steps (per-app: the order and its rule).
     `server_memory`: a server engine's own peak during the run, kept apart from the child's
-    (the cap applies to the child only)."""
+    (the cap applies to the child only). `profile`: the mode of a profiled run, whose record
+    gets the `profile` block (bench/run/profiling.py)."""
     cell, env = planned.cell, planned.env
     failure = next((r for r in results if not r.ok), None)
     counted = [r for r in results if r.role == MEASURED]
@@ -97,6 +100,7 @@ def build_record(planned: PlannedCell, repeat: int, scenario: Scenario, options:
         transform=variant.report if variant else None,
         dev_loop=dev,
         deploy=deploy,
+        profile=profile_block(results, events, profile) if profile else None,
     )
 
 

@@ -28,7 +28,7 @@ T = TypeVar("T")
 SCENARIO_HELP = "a scenario file, or the name of a shipped one"
 
 # The cell options' names in the parsed arguments, as resolve_options() takes them.
-CELL_KEYS = ("django", "python", "strategy", "limiter", "timeout", "interval")
+CELL_KEYS = ("django", "python", "strategy", "limiter", "timeout", "interval", "profile")
 
 MAX_SEED = 2**63 - 1  # as in a scenario file (TOML's largest integer)
 # Free space an output directory must have before a run starts: records are tens of KB each,
@@ -59,6 +59,10 @@ def add_cell_options(parser, limiters: str = LIMITERS) -> None:
     parser.add_argument("--limiter", help="%s (default: auto)" % limiters)
     parser.add_argument("--timeout", help="per-run time limit, e.g. 30m (default: none)")
     parser.add_argument("--interval", help="RSS sampling interval (default: 20ms)")
+    parser.add_argument("--profile", nargs="?", const="time", metavar="MODE",
+                        help="after each cell's runs, one profiled run: time (the default: stages and cProfile; "
+                        "exports .pstats and speedscope), memory (tracemalloc at the peak; Python >= 3.4) "
+                        "or time,memory; stored under OUT/profiles/, never part of a timing comparison")
     add_seed_option(parser, "override the scenario's seed (the same at every size of a sweep)")
 
 

@@ -1,6 +1,8 @@
 """`migbench compare`: pair the runs of BASELINE and CANDIDATE cell by cell and
 print candidate/baseline ratios of wall time and peak memory, with 95% intervals
-(docs/compare.md). With --threshold, exit status 1 when a cell regresses.
+(docs/compare.md). With --threshold, exit status 1 when a cell regresses. When
+both sides hold profiled runs (`migbench run --profile`) of a cell, the time
+each stage took is compared after the table (no interval, no exit status).
 
 Side effects: none; reads the records only.
 """
@@ -17,7 +19,9 @@ def add_parser(subparsers) -> None:
                     "1 when --threshold is given and a cell regresses: a new crash (a failed run where the "
                     "baseline had none, or no ok run left), or a ratio above 1 + threshold beyond noise (its "
                     "interval excludes 1; with a single run on each side, the point ratio alone); else 0; "
-                    "2 for unusable input.")
+                    "2 for unusable input. When both sides hold profiled runs (`migbench run --profile`) of a "
+                    "cell and profile mode, each stage's seconds are compared after the table (candidate / "
+                    "baseline, one run per side: no interval, never in the exit status).")
     parser.add_argument("baseline", metavar="BASELINE", help="a result file or directory: the reference")
     parser.add_argument("candidate", metavar="CANDIDATE", help="a result file or directory: what changed")
     parser.add_argument("--threshold", help="fail (exit 1) on a regression beyond this, e.g. 5%% or 0.05; "

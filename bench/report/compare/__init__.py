@@ -21,15 +21,19 @@ can reuse them:
 
 Modules: cells.py holds the first three (and the data they pass along),
 text.py the fourth, command.py `run_compare` (the command's options, loading
-both sides, the steps in order). This package's face re-exports what callers
-import, so `migbench.bench.report.compare` names every step.
+both sides, the steps in order). stages.py adds, when both sides hold
+profiled runs (`migbench run --profile`) of a cell and mode, the ratio of
+each stage's seconds after the table: one run per side, no interval, no gate.
+This package's face re-exports what callers import, so
+`migbench.bench.report.compare` names every step.
 """
 
 from .cells import (METRICS, CellComparison, Decision, MetricChange, Pairing, PairKey, compare_cell, compute,
                     decide, exceeds, pair)
 from .command import parse_metrics, parse_threshold, run_compare
+from .stages import StagePair, stage_changes, stage_lines, stage_pairs
 from .text import render, summary_line
 
-__all__ = ["CellComparison", "Decision", "METRICS", "MetricChange", "PairKey", "Pairing", "compare_cell",
-           "compute", "decide", "exceeds", "pair", "parse_metrics", "parse_threshold", "render", "run_compare",
-           "summary_line"]
+__all__ = ["CellComparison", "Decision", "METRICS", "MetricChange", "PairKey", "Pairing", "StagePair",
+           "compare_cell", "compute", "decide", "exceeds", "pair", "parse_metrics", "parse_threshold", "render",
+           "run_compare", "stage_changes", "stage_lines", "stage_pairs", "summary_line"]

@@ -2,9 +2,10 @@
 
 Its job: read --threshold and --metric, load the BASELINE and CANDIDATE
 record sets (a bad side is named in the error), refuse two sets with no cell
-in common, then pair, compute, decide (cells.py) and render (text.py). The
-lines to print and the exit status go back to migbench/commands/compare.py;
-nothing is printed here.
+in common, then pair, compute, decide (cells.py) and render (text.py), and,
+when both sides hold profiled runs (`--profile`), the stage section after the
+table (stages.py; never part of the exit status). The lines to print and the
+exit status go back to migbench/commands/compare.py; nothing is printed here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from migbench.errors import MigbenchError
 
 from ..load import load_results
 from .cells import METRICS, PairKey, compute, decide, pair
+from .stages import missing_line, stage_lines, stage_pairs
 from .text import render
 
 
@@ -66,15 +68,21 @@ def run_compare(baseline: str | Path, candidate: str | Path, threshold: str | No
             raise MigbenchError("%s: %s" % (name, error)) from None
     base, cand = sides
     pairing = pair(base.records, cand.records)
-    if not pairing.pairs:
+    staged = stage_pairs(base.profiled, cand.profiled)
+    if not pairing.pairs and not staged:
         raise MigbenchError(
             "no cell in common: baseline has %s, candidate has %s; compare runs of the same scenario, "
             "strategy, Django, Python, cap and database" % (
                 _first_keys(pairing.only_baseline), _first_keys(pairing.only_candidate)))
     comparisons = compute(pairing, chosen)
     decision = decide(comparisons, limit)
-    lines = render(pairing, comparisons, decision,
-                   "%s (%s)" % (baseline, base.describe()), "%s (%s)" % (candidate, cand.describe()))
+    described = ("%s (%s)" % (baseline, base.describe()), "%s (%s)" % (candidate, cand.describe()))
+    if pairing.pairs:
+        lines = render(pairing, comparisons, decision, *described)
+    else:  # profiled runs only in common: the stage section is the comparison
+        lines = ["baseline:  %s" % described[0], "candidate: %s" % described[1],
+                 "no timed cell in common; profiled runs in common: %d" % len(staged)]
+    lines += stage_lines(staged) or missing_line(base.profiled, cand.profiled)
     return lines, decision.status
 
 
