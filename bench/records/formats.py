@@ -122,7 +122,7 @@ V1_ADDED = (
     Added("transform", "0de816c", "2026-11-21", _null, "the project was not transformed"),
     Added("dev_loop", "0de816c", "2026-11-21", _null, "no dev-loop commands timed"),
     Added("deploy", "0de816c", "2026-11-21", _null, "no deploy check"),
-    Added("profile", "issue-18", "2026-11-26", _null, "not a profiled run"),
+    Added("profile", "b5042d4", "2026-11-26", _null, "not a profiled run"),
 )
 
 
