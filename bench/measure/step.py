@@ -206,6 +206,8 @@ def run_step(spec: StepSpec, ctx: StepContext,
         stderr_tail = tail(scratch / "stderr.txt")
         events = timeline.read_events(events_path, child.started_at)
         profile, profile_files = _keep_profile(spec, ctx, scratch / "profile")
+        if profile and profile.get("started_epoch"):  # interpreter start-up: spawn to the worker's clock
+            profile["startup_s"] = round(min(max(0.0, profile["started_epoch"] - child.started_at), child.wall_s), 6)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     outcome = classify(

@@ -35,8 +35,10 @@ def stage_label(key: str) -> str:
 
 
 def attributed_share(profile: dict) -> float | None:
-    """How much of the profiled child's wall the stages (plus the profiler's own time) account for."""
+    """How much of the profiled child's wall is accounted for: the stages, the interpreter's start-up
+    before the worker's clock, and the profiler's own time (the rest is `unattributed_s`)."""
     wall = profile.get("wall_s") or 0.0
     if wall <= 0:
         return None
-    return (sum((profile.get("stages") or {}).values()) + (profile.get("profiler_s") or 0.0)) / wall
+    return (sum((profile.get("stages") or {}).values()) + (profile.get("startup_s") or 0.0)
+            + (profile.get("profiler_s") or 0.0)) / wall

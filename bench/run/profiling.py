@@ -36,6 +36,7 @@ def profile_block(results: Sequence[StepResult], events: list, mode: str) -> dic
     span = sum(r.profile.get("span_s") or 0.0 for r in profiled)
     output = sum(r.profile.get("output_s") or 0.0 for r in profiled)
     paused = sum(r.profile.get("paused_s") or 0.0 for r in profiled)
+    startup = sum(r.profile.get("startup_s") or 0.0 for r in profiled)
     missing = sorted({name for r in profiled for name in r.profile.get("missing") or ()})
     if missing:
         notes.append("not in this Django (their time counts to the enclosing stage): %s" % ", ".join(missing))
@@ -55,8 +56,8 @@ def profile_block(results: Sequence[StepResult], events: list, mode: str) -> dic
         "stages": _summed([r.profile.get("stages") or {} for r in profiled], STAGE_KEYS),
         "inclusive": _summed([r.profile.get("inclusive") or {} for r in profiled], STAGE_KEYS),
         "profiler_s": round(paused + output, 4),
-        "unattributed_s": round(wall - span - output, 4),
-        "startup_s": round(sum(_startup(r.events) for r in profiled), 4),
+        "startup_s": round(startup, 4),
+        "unattributed_s": round(wall - startup - span - output, 4),
         "landmarks": _landmarks([r.profile.get("landmarks") or {} for r in profiled]),
         "functions": _functions([r.profile.get("functions") for r in profiled if r.profile.get("functions")]),
         "migrations": _migrations(events),
@@ -98,11 +99,6 @@ def overhead(profiled_wall: float, unprofiled: Sequence[RunRecord]) -> dict | No
     median = statistics.median(walls)
     return {"unprofiled_wall_s": round(median, 4), "unprofiled_runs": len(walls),
             "ratio": round(profiled_wall / median, 3) if median > 0 else None}
-
-
-def _startup(events: list) -> float:
-    """Interpreter start-up, before the worker's clock: spawn to the worker's first event."""
-    return next((e["t"] for e in events if e.get("event") == "start"), 0.0)
 
 
 def _summed(tables: list[dict], order: Sequence[str]) -> dict:

@@ -91,6 +91,7 @@ import time
 # The profile's clock starts here, before anything else of the worker runs (--profile).
 _CLOCK = getattr(time, "perf_counter", time.time)
 _STARTED = _CLOCK()
+_STARTED_EPOCH = time.time()  # the same instant on the parent's clock: start-up = this minus the spawn
 
 import json  # noqa: E402 (after the clock, on purpose)
 import os  # noqa: E402
@@ -455,6 +456,7 @@ def main(argv=None):
     if options["profile"]:
         profiling = _load_sibling("profiling")
         profile = profiling.Profile(options["profile"], options["profile-dir"], _STARTED, _load_sibling)
+        profile.started_epoch = _STARTED_EPOCH
     released = None
     try:
         if events is not None:

@@ -324,6 +324,7 @@ class Profile(object):
         self.profiler = self.memory = None
         self.wrapped, self.missing = [], []
         self.notes = []
+        self.started_epoch = None  # time.time() when the worker's clock started (measure.py sets it)
         self.checkpoint_at = started + CHECKPOINT_S
         self.timer.on_pop = self._tick
         if mode == "memory":
@@ -350,6 +351,7 @@ class Profile(object):
             try:
                 partial = self.timer.summary()
                 partial.update({"mode": self.mode, "outcome": "running", "wrapped": sorted(self.wrapped),
+                                "started_epoch": self.started_epoch,
                                 "missing": sorted(self.missing), "files": {}, "output_s": 0.0,
                                 "python": "%d.%d.%d" % tuple(sys.version_info[:3])})
                 write_json(os.path.join(self.directory, "partial.json"), partial)
@@ -375,6 +377,7 @@ class Profile(object):
         written_at = self.clock()
         summary = self.timer.summary()
         summary.update({"mode": self.mode, "outcome": outcome, "wrapped": sorted(self.wrapped),
+                        "started_epoch": self.started_epoch,
                         "missing": sorted(self.missing), "python": "%d.%d.%d" % tuple(sys.version_info[:3]),
                         "notes": self.notes, "files": {}})
         flame = [(("migrate",) + path, seconds) for path, seconds in self.timer.by_path.items()]

@@ -2,8 +2,8 @@
 
 Real child processes: the worker migrates a generated project with --profile on the
 lines the issue names (1.8 on Python 2.7, 2.2, 4.2, 6.0), and the stage split,
-landmarks, function table and exported files are read back. One memory profile
-(1.8 through the shim on Python 3) shows ProjectState.clone holding memory.
+landmarks, function table and exported files are read back. The memory profile is
+tested end to end (tests/bench/run/test_profile_run.py).
 """
 
 from __future__ import annotations
@@ -106,21 +106,3 @@ def test_a_backward_migrate_is_profiled_too(project, tmp_path):
                           database=database)
     assert profile["landmarks"]["Migration.unapply"]["calls"] > 0
     assert any(name.endswith(".database_backwards") for name in profile["landmarks"])
-
-
-def test_memory_profile_of_1_8_names_what_holds_memory(project, tmp_path):
-    """Django 1.8 renders every state up front: the memory at the peak sits under the states."""
-    env = environment_or_skip("1.8", "3.9")
-    profile, out = profiled(env.python, project, tmp_path, "memory",
-                            env={"MIGBENCH_TRACEMALLOC_FRAMES": "12", "MIGBENCH_TRACEMALLOC_FIRST": "8M"})
-    memory = profile["memory"]
-    assert memory["snapshots"] >= 1 and memory["peak_traced_bytes"] >= memory["snapshot_traced_bytes"] > 0
-    assert memory["frames"] == 12
-    for table in ("sites", "functions", "modules", "landmarks"):
-        assert memory[table] and all(row["bytes"] > 0 for row in memory[table]), table
-    held = {row["function"] for row in memory["landmarks"]}
-    assert held & {"ProjectState.clone", "StateApps.__init__", "StateApps.render_multiple"}, memory["landmarks"]
-    assert any(row["module"].startswith("django.db.migrations") for row in memory["modules"])
-    flame = json.loads((out / "memory.speedscope.json").read_text())
-    assert flame["profiles"][0]["unit"] == "bytes" and sum(flame["profiles"][0]["weights"]) > 0
-    assert profile["paused_s"] > 0  # the snapshots' own time, kept out of the stages
