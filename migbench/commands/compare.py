@@ -28,17 +28,30 @@ def add_parser(subparsers) -> None:
                                             "without it, report only (exit 0)")
     parser.add_argument("--metric", help="comma-separated metrics to show and gate on: time, peak "
                                          "(default: time,peak)")
+    for side in ("baseline", "candidate"):
+        for axis, example in (("django", "4.2"), ("python", "3.11")):
+            parser.add_argument("--%s-%s" % (side, axis), metavar="VERSION",
+                                help="compare only the %s's runs of this %s version (e.g. %s) and pair across "
+                                     "%s versions: BASELINE and CANDIDATE may then be one directory"
+                                % (side, axis.capitalize(), example, axis.capitalize()))
     parser.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
     from migbench.bench.report.compare import run_compare
+    from migbench.errors import MigbenchError
 
     from .common import check_path
 
     check_path(args.baseline, "BASELINE")
     check_path(args.candidate, "CANDIDATE")
-    lines, status = run_compare(args.baseline, args.candidate, args.threshold, args.metric)
+    select = {(side, axis): getattr(args, "%s_%s" % (side, axis)) for side in ("baseline", "candidate")
+              for axis in ("django", "python") if getattr(args, "%s_%s" % (side, axis))}
+    for side, axis in list(select):
+        other = ("candidate" if side == "baseline" else "baseline", axis)
+        if other not in select:
+            raise MigbenchError("--%s-%s needs --%s-%s: give the version of each side" % (side, axis, *other))
+    lines, status = run_compare(args.baseline, args.candidate, args.threshold, args.metric, select)
     for line in lines:
         print(line)
     return status

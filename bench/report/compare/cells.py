@@ -38,17 +38,21 @@ class PairKey:
     database: str
 
     @classmethod
-    def of(cls, record: RunRecord) -> "PairKey":
+    def of(cls, record: RunRecord, across: Iterable[str] = ()) -> "PairKey":
+        """The record's key; an axis in `across` ("django", "python") is the one the sides differ
+        in on purpose (--baseline-django 4.2 --candidate-django 5.2), so it is left out ("*")."""
         cell = record.cell()
-        return cls(cell.scenario, cell.strategy, cell.django_version, cell.python_version,
-                   cell.memory_limit_bytes, cell.database)
+        return cls(cell.scenario, cell.strategy, "*" if "django" in across else cell.django_version,
+                   "*" if "python" in across else cell.python_version, cell.memory_limit_bytes, cell.database)
 
     def parts(self) -> list[tuple[str, str]]:
         """(compact token for a row, words for the "every cell:" line), one per axis."""
         cap = format_size(self.memory_limit_bytes)
         return [(self.scenario, "scenario " + self.scenario), (self.strategy, "strategy " + self.strategy),
-                ("django" + self.django_version, "Django " + self.django_version),
-                ("py" + self.python_version, "Python " + self.python_version),
+                ("django" + self.django_version, "Django " + self.django_version) if self.django_version != "*"
+                else ("django(sides)", "Django as each side selects"),
+                ("py" + self.python_version, "Python " + self.python_version) if self.python_version != "*"
+                else ("py(sides)", "Python as each side selects"),
                 ("mem" + cap, "cap " + cap), (self.database, self.database)]
 
     def label(self) -> str:
@@ -64,12 +68,12 @@ class Pairing:
     only_candidate: list[PairKey] = field(default_factory=list)
 
 
-def pair(baseline: Iterable[RunRecord], candidate: Iterable[RunRecord]) -> Pairing:
-    """Group by PairKey; order follows the baseline's records (load_results sorts them)."""
+def pair(baseline: Iterable[RunRecord], candidate: Iterable[RunRecord], across: Iterable[str] = ()) -> Pairing:
+    """Group by PairKey (without the `across` axes); order follows the baseline's records."""
     sides: list[dict[PairKey, list[RunRecord]]] = [{}, {}]
     for side, records in zip(sides, (baseline, candidate)):
         for record in records:
-            side.setdefault(PairKey.of(record), []).append(record)
+            side.setdefault(PairKey.of(record, across), []).append(record)
     base, cand = sides
     return Pairing(pairs=[(key, base[key], cand[key]) for key in base if key in cand],
                    only_baseline=[key for key in base if key not in cand],

@@ -56,19 +56,25 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
 
 
 def run_compare(baseline: str | Path, candidate: str | Path, threshold: str | None = None,
-                metrics: str | None = None) -> tuple[list[str], int]:
-    """`migbench compare`: the lines to print and the exit status (MigbenchError for bad input)."""
+                metrics: str | None = None, select: dict | None = None) -> tuple[list[str], int]:
+    """`migbench compare`: the lines to print and the exit status (MigbenchError for bad input).
+
+    `select`: {("baseline" | "candidate", "django" | "python"): version}: keep only that side's
+    runs of that version, and pair across that axis (the two sides may be one directory)."""
     limit = parse_threshold(threshold)
     chosen = parse_metrics(metrics)
+    select = select or {}
+    across = sorted({axis for (_, axis) in select})
     sides = []
     for name, path in (("baseline", baseline), ("candidate", candidate)):
         try:
-            sides.append(load_results([path]))
+            loaded = load_results([path])
         except MigbenchError as error:
             raise MigbenchError("%s: %s" % (name, error)) from None
+        sides.append(_selected(loaded, name, {axis: v for (side, axis), v in select.items() if side == name}))
     base, cand = sides
-    pairing = pair(base.records, cand.records)
-    staged = stage_pairs(base.profiled, cand.profiled)
+    pairing = pair(base.records, cand.records, across)
+    staged = stage_pairs(base.profiled, cand.profiled, across)
     if not pairing.pairs and not staged:
         raise MigbenchError(
             "no cell in common: baseline has %s, candidate has %s; compare runs of the same scenario, "
@@ -82,8 +88,36 @@ def run_compare(baseline: str | Path, candidate: str | Path, threshold: str | No
     else:  # profiled runs only in common: the stage section is the comparison
         lines = ["baseline:  %s" % described[0], "candidate: %s" % described[1],
                  "no timed cell in common; profiled runs in common: %d" % len(staged)]
-    lines += stage_lines(staged) or missing_line(base.profiled, cand.profiled)
+    names = [_side_name(side, {axis: v for (s, axis), v in select.items() if s == side})
+             for side in ("baseline", "candidate")]
+    lines += stage_lines(staged, *names) or missing_line(base.profiled, cand.profiled, across)
     return lines, decision.status
+
+
+_FIELD = {"django": "django_version", "python": "python_version"}
+
+
+def _matches(version: str, wanted: str) -> bool:
+    return version == wanted or version.startswith(wanted + ".")
+
+
+def _selected(results, side: str, wanted: dict):
+    """The side's runs of the wanted versions only; none left is one error naming the side."""
+    if not wanted:
+        return results
+    keep = [r for r in results.records if all(_matches(getattr(r, _FIELD[a]), v) for a, v in wanted.items())]
+    profiled = [r for r in results.profiled
+                if all(_matches(getattr(r, _FIELD[a]), v) for a, v in wanted.items())]
+    if not keep and not profiled:
+        found = sorted({getattr(r, _FIELD[a]) for r in results.records + results.profiled for a in wanted})
+        raise MigbenchError("%s: no run of %s; it holds %s" % (
+            side, " and ".join("%s %s" % (a.capitalize(), v) for a, v in wanted.items()), ", ".join(found) or "none"))
+    results.records, results.profiled = keep, profiled
+    return results
+
+
+def _side_name(side: str, wanted: dict) -> str:
+    return " ".join("%s %s" % ("Django" if a == "django" else "Python", v) for a, v in sorted(wanted.items())) or side
 
 
 def _first_keys(keys: Sequence[PairKey]) -> str:

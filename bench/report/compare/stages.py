@@ -35,13 +35,14 @@ class StagePair:
         return "%s (%s profile)" % (self.key.label(), self.mode)
 
 
-def stage_pairs(baseline: Iterable[RunRecord], candidate: Iterable[RunRecord]) -> list[StagePair]:
+def stage_pairs(baseline: Iterable[RunRecord], candidate: Iterable[RunRecord],
+                across: Iterable[str] = ()) -> list[StagePair]:
     """Profiled runs paired by (PairKey, mode), in the baseline's order; the latest run of each side."""
     sides = []
     for records in (baseline, candidate):
         side: dict[tuple, ProfiledCell] = {}
         for pc in profiled_cells(records):
-            key = (PairKey.of(pc.record), pc.mode)
+            key = (PairKey.of(pc.record, across), pc.mode)
             if key not in side or pc.record.started_at > side[key].record.started_at:
                 side[key] = pc
         sides.append(side)
@@ -85,9 +86,10 @@ def stage_lines(pairs: Sequence[StagePair], baseline_name: str = "baseline",
     return lines
 
 
-def missing_line(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[str]:
+def missing_line(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord],
+                 across: Iterable[str] = ()) -> list[str]:
     """One line when both sides were profiled but no cell and mode pairs (else nothing)."""
-    if baseline and candidate and not stage_pairs(baseline, candidate):
+    if baseline and candidate and not stage_pairs(baseline, candidate, across):
         return ["", "stages: both sides hold profiled runs, but of no common cell and profile mode"]
     return []
 

@@ -232,3 +232,20 @@ def test_compare_of_profiled_runs_only(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "no timed cell in common; profiled runs in common: 1" in printed
     assert "candidate spends 2.00x baseline's time in building and rendering states (11.0 s vs 5.50 s)" in printed
+
+
+def test_compare_across_django_versions_in_one_directory(tmp_path, capsys):
+    """--baseline-django/--candidate-django: one directory holding both lines, paired across them."""
+    both = tmp_path / "both"
+    write_profiled(both, time_profile(), "old")
+    newer = load_record(next((both / "profiles").glob("*.json")))
+    newer = replace(newer, run_id="new", django_version="6.0.1",
+                    profile=time_profile(stages={"state": 11.0}, files={}))
+    (both / "profiles" / (newer.cell().profile_slug("time") + ".json")).write_text(newer.to_json())
+    assert main(["compare", str(both), str(both), "--baseline-django", "5.2", "--candidate-django", "6.0"]) == 0
+    printed = capsys.readouterr().out
+    assert "Django 6.0 spends 2.00x Django 5.2's time in building and rendering states (11.0 s vs 5.50 s)" in printed
+    assert main(["compare", str(both), str(both), "--baseline-django", "5.2"]) == 2
+    assert "--baseline-django needs --candidate-django" in capsys.readouterr().err
+    assert main(["compare", str(both), str(both), "--baseline-django", "5.2", "--candidate-django", "4.2"]) == 2
+    assert "candidate: no run of Django 4.2; it holds 5.2.19, 6.0.1" in capsys.readouterr().err
