@@ -231,7 +231,7 @@ def test_real_bisection_of_quick_through_the_cli(tmp_path):
     environment_or_skip(DEFAULT_LINE)
     rss_limiter_or_skip()
     argv = [sys.executable, "-m", "migbench", "bisect", "quick", "--django", DEFAULT_LINE,
-            "--low", "16M", "--high", "256M", "--tolerance", "16M", "--out", str(tmp_path)]
+            "--low", "16M", "--high", "256M", "--tolerance", "16M", "--out", str(tmp_path), "--profile"]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     (summary_path,) = tmp_path.glob("*--bisect-16M-256M-16M.json")
@@ -249,6 +249,10 @@ def test_real_bisection_of_quick_through_the_cli(tmp_path):
     assert sum(r.memory_limit_bytes is None for r in records.values()) == 1
     assert all(r.command["migbench"][:2] == ["migbench", "bisect"] for r in records.values())
     assert load_results([tmp_path]).skipped == [summary_path]  # `migbench report` skips the summary
+    # --profile: one profiled run of the cell, uncapped (the profiler's memory must not decide it)
+    [profiled] = load_results([tmp_path]).profiled
+    assert profiled.memory_limit_bytes is None and profiled.profile["stages"]["state"] > 0
+    assert "profile (time, uncapped): %s" % (tmp_path / "profiles") in proc.stdout
     # OUT/report is rebuilt at the end, with the minimal-cap chart drawn from the probes' records
     page = (tmp_path / "report" / "report.html").read_text()
     assert "Minimal memory" in page and "needs %s" % size(answer) in page
@@ -259,7 +263,7 @@ def test_real_bisection_of_quick_through_the_cli(tmp_path):
     again = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("(recorded earlier)") == len(bisection["probes"])
-    assert "running" not in again.stderr
+    assert "running" not in again.stderr and "profiling" not in again.stderr
     assert {name: (tmp_path / name).read_bytes() for name in records} == before
     assert json.loads(summary_path.read_text())["bisection"]["answer_bytes"] == answer
 

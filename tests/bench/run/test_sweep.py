@@ -245,7 +245,7 @@ def test_fit_series_uses_medians_of_ok_runs_per_size_and_estimate_sums_pending_r
 def test_real_tiny_sweep_through_the_cli(tmp_path, environment_for, capsys):
     environment_for("5.2")
     out = tmp_path / "sweep"
-    assert main(["sweep", "quick", "--vary", "apps=1,2", "--django", "5.2", "--out", str(out)]) == 0
+    assert main(["sweep", "quick", "--vary", "apps=1,2", "--django", "5.2", "--out", str(out), "--profile"]) == 0
     printed = capsys.readouterr().out
     assert "time grows as models^" in printed and "too few sizes for an R²" in printed
 
@@ -266,3 +266,6 @@ def test_real_tiny_sweep_through_the_cli(tmp_path, environment_for, capsys):
 
     loaded = load_results([out])
     assert len(loaded.records) == 2 and out / "sweep" / "quick.json" in loaded.skipped
+    # --profile: one profiled run per size, so the stage shares can be read against size
+    assert sorted(r.project["apps"] for r in loaded.profiled) == [1, 2]
+    assert all(r.profile["stages"]["state"] > 0 for r in loaded.profiled)
