@@ -81,7 +81,7 @@ class StageTimer(object):
     def __init__(self, clock, started):
         self.clock = clock
         self.started = self.last = started
-        self.frames = []  # (name, stage, path, entered minus the pauses before it)
+        self.frames = []  # (name, stage, path, entered minus the pauses before it, has its own stage)
         self.exclusive = dict((stage, 0.0) for stage in STAGES)
         self.inclusive = dict((stage, 0.0) for stage in STAGES)
         self.on_stack = {}  # stage or frame name -> how many times it is on the stack now
@@ -95,7 +95,7 @@ class StageTimer(object):
         elapsed = now - self.last
         self.last = now
         if self.frames:
-            name, stage, path, _ = self.frames[-1]
+            name, stage, path = self.frames[-1][:3]
             self.landmarks[name][1] += elapsed
         else:
             stage, path = "rest", ()
@@ -105,23 +105,24 @@ class StageTimer(object):
     def push(self, name, stage):
         now = self.clock()
         self._charge(now)
+        own = stage is not None  # a frame without a stage (Migration.apply) is not its parent's stage
         if stage is None:
             stage = self.frames[-1][1] if self.frames else "rest"
         path = (self.frames[-1][2] if self.frames else ()) + (name,)
-        self.frames.append((name, stage, path, now - self.paused))
+        self.frames.append((name, stage, path, now - self.paused, own))
         row = self.landmarks.get(name)
         if row is None:
             row = self.landmarks[name] = [0, 0.0, 0.0]
         row[0] += 1
-        for key in (stage, name):
+        for key in ((stage, name) if own else (name,)):
             self.on_stack[key] = self.on_stack.get(key, 0) + 1
 
     def pop(self):
         now = self.clock()
         self._charge(now)
-        name, stage, _, entered = self.frames.pop()
+        name, stage, _, entered, own = self.frames.pop()
         entered += self.paused  # the profiler's own pauses inside the frame are not its time
-        for key, table in ((stage, self.inclusive), (name, None)):
+        for key, table in (((stage, self.inclusive), (name, None)) if own else ((name, None),)):
             count = self.on_stack[key] - 1
             self.on_stack[key] = count
             if count == 0:
@@ -157,7 +158,8 @@ class StageTimer(object):
             "span_s": round(span, 6),
             "paused_s": round(self.paused, 6),
             "stages": dict((k, round(v, 6)) for k, v in self.exclusive.items()),
-            "inclusive": dict((k, round(v, 6)) for k, v in self.inclusive.items()),
+            # a stage's time on the stack includes its own; "rest" has no frame of its own
+            "inclusive": dict((k, round(max(v, self.exclusive[k]), 6)) for k, v in self.inclusive.items()),
             "landmarks": dict((name, {"calls": row[0], "own_s": round(row[1], 6), "cum_s": round(row[2], 6)})
                               for name, row in self.landmarks.items()),
         }
