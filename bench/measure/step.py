@@ -36,6 +36,7 @@ MEASURED = "measured"  # the strategy itself: summed into the record's wall and 
 SETUP = "setup"  # brings the database where the strategy starts (backward's forward pass)
 DEV = "dev"  # the daily commands: makemigrations --check, migrate --plan, test database
 DEPLOY = "deploy"  # migrations zero on an already migrated database
+COUNTERPART = "counterpart"  # timed to compare with the measured steps, not counted (rollback's re-apply)
 
 
 @dataclass(frozen=True)

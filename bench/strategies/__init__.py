@@ -2,7 +2,8 @@
 
 One module per strategy (what it runs, what it needs, what it proves;
 bench/strategies/base.py says what a strategy owns):
-- plain (`all`), per_app (`per-app`), backward, transformed (`squash`,
+- plain (`all`), per_app (`per-app`), backward, rollback (one migration
+  unapplied and re-applied: #34841), transformed (`squash`,
   `squash-final`, `optimize`), zero (migrations zero and its deploy flow),
   floor (the captured DDL replayed without Django);
 - daily: the daily commands timed after a run (`--dev-loop`);
@@ -18,11 +19,11 @@ Side effects: transforms and baselines write cached copies and files under the
 cache root and run Django in child processes; the registry itself is pure.
 """
 
-from . import backward, floor, per_app, plain, transformed, zero
+from . import backward, floor, per_app, plain, rollback, transformed, zero
 from .registry import get, names, register
 
-for _strategy in (plain.ALL, per_app.PER_APP, backward.BACKWARD, transformed.SQUASH, transformed.SQUASH_FINAL,
-                  zero.ZERO, transformed.OPTIMIZE, floor.FLOOR):
+for _strategy in (plain.ALL, per_app.PER_APP, backward.BACKWARD, rollback.ROLLBACK, transformed.SQUASH,
+                  transformed.SQUASH_FINAL, zero.ZERO, transformed.OPTIMIZE, floor.FLOOR):
     register(_strategy)
 
 __all__ = ["get", "names", "register"]
