@@ -8,8 +8,8 @@ whose apps were rendered, so each mutation re-rendered models (first line with
 the fix: 5.1, `del state.apps` in `MigrationExecutor._migrate_all_backwards`).
 So the cost grows with the migrations that come AFTER the one rolled back.
 
-Which migration: the project's leaf migration (nothing depends on it, so
-`migrate <app> <previous>` unapplies it alone) that comes earliest in the full
+Which migration: the project's leaf migration that no other migration depends
+on (so `migrate <app> <previous>` unapplies it alone) that comes earliest in the full
 forward plan, i.e. with the most migrations after it; asked of Django's own
 loader in the cell's environment (bench/measure/worker/graph.py). The measured
 step is the unapply; the re-apply that follows is timed as its forward
@@ -35,9 +35,13 @@ class Rollback(Strategy):
         own = set(json.loads((Path(project) / "migbench.json").read_text(encoding="utf-8")).get("apps", []))
         plan = [tuple(step) for step in info["plan"]]
         position = {step: index for index, step in enumerate(plan)}
-        leaves = [tuple(leaf) for leaf in info["leaves"] if leaf[0] in own and tuple(leaf) in position]
+        # Django's leaves are the last migration of each app; one another app's migration depends on
+        # (or runs before) would be unapplied with it: those are not rolled back alone.
+        named = {(app, name) for refs in info.get("references", {}).values() for app, name in refs}
+        leaves = [tuple(leaf) for leaf in info["leaves"]
+                  if leaf[0] in own and tuple(leaf) in position and tuple(leaf) not in named]
         if not leaves:
-            return AppOrder([], "rollback: the project has no leaf migration of its own to roll back")
+            return AppOrder([], "rollback: no migration of the project's own is a leaf that nothing depends on")
         app, name = min(leaves, key=position.get)
         names = used(info, app)
         previous = names[names.index(name) - 1] if names.index(name) > 0 else "zero"
@@ -53,7 +57,7 @@ class Rollback(Strategy):
         app, previous, name = app_order
         return [StepSpec("migrate", SETUP, MIGRATE),
                 StepSpec("unapply %s.%s" % (app, name), MEASURED, ("migrate", app, previous, "--noinput")),
-                StepSpec("re-apply %s.%s" % (app, name), COUNTERPART, ("migrate", app, "--noinput"))]
+                StepSpec("re-apply %s.%s" % (app, name), COUNTERPART, MIGRATE)]
 
 
 ROLLBACK = Rollback("rollback", "migrate, then unapply one migration (the leaf with the most after it) and "

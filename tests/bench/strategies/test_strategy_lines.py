@@ -127,3 +127,28 @@ def test_the_order_rule_without_running_django():
     assert kept.apps == plan and "no app migrates by itself" in kept.note
     assert [s.args for s in strategies.get("per-app").steps(moved.apps, ["shop", "blog"])][0] == (
         "migrate", "auth", "--noinput")
+
+
+@pytest.mark.parametrize("line, python", [("1.8", "2.7"), ("6.0", None)])
+def test_rollback_unapplies_one_leaf_and_times_its_reapply(line, python, own_cache, tmp_path):
+    """#34841's shape: one migration unapplied (measured), then re-applied (its forward counterpart,
+    in the steps, not in the wall); the database ends at the full schema, validated."""
+    environment_or_skip(line, python)
+    scenario = tiny()
+    options = resolve_options({"django": line, "python": python, "strategy": "rollback", "dev_loop": "off"},
+                              {}, "test")
+    matrix = plan_matrix(scenario, options, on_note=lambda _: None)
+    store = ResultStore(tmp_path / "out")
+    with open(os.devnull, "w") as quiet:
+        run_matrix(scenario, options, matrix, store, ["test"], Progress(quiet))
+    [record] = store.records()
+    assert record.outcome == "ok" and record.validation["ok"], (record.outcome_reason, record.validation)
+    assert record.validation["schema"] in ("identical", "became the baseline")
+    setup, unapply, reapply = record.steps
+    assert (setup["role"], unapply["role"], reapply["role"]) == ("setup", "measured", "counterpart")
+    assert unapply["name"].startswith("unapply ") and reapply["name"] == "re-apply " + unapply["name"][8:]
+    assert record.wall_s == unapply["wall_s"]  # the counterpart is timed apart, not counted
+    undone = [e["migration"] for e in record.events if e["event"] == "unapply_success"]
+    assert undone == [unapply["name"][8:]]  # a leaf: nothing else had to go with it
+    assert any(note.startswith("rollback: %s, the project's leaf migration earliest" % undone[0])
+               for note in record.notes)
