@@ -101,8 +101,13 @@ def _index(index: IndexSpec) -> str:
 
 def _constraint(constraint: ConstraintSpec, target: DjangoLine) -> str:
     if constraint.kind == "check":
-        return "models.CheckConstraint(%s=models.Q(%s__gte=0), name=%r)" % (
-            target.check_constraint_kwarg, constraint.fields[0], constraint.name)
+        if target.check_constraint_kwarg == "condition":
+            return "models.CheckConstraint(condition=models.Q(%s__gte=0), name=%r)" % (
+                constraint.fields[0], constraint.name)
+        # A project generated for an older line also runs on the newer lines of its matrix, and 6.0
+        # removed `check=` (5.1 renamed it `condition=`): the keyword is picked where it runs.
+        return ("models.CheckConstraint(name=%r, **{(\"condition\" if __import__(\"django\").VERSION >= (5, 1) "
+                "else \"check\"): models.Q(%s__gte=0)})" % (constraint.name, constraint.fields[0]))
     return "models.UniqueConstraint(fields=%s, name=%r)" % (_list(constraint.fields), constraint.name)
 
 
