@@ -54,7 +54,7 @@ def add_cell_options(parser, limiters: str = LIMITERS) -> None:
                                          "(default: the scenario's [run], else the installed Django)")
     parser.add_argument("--python", help="comma-separated interpreters (versions like 2.7,3.11 or paths); "
                                          "default: the first installed one that runs each Django natively")
-    parser.add_argument("--strategy", help="comma-separated strategies: all, per-app, backward, squash, "
+    parser.add_argument("--strategy", help="comma-separated strategies: all, per-app, backward, rollback, squash, "
                                            "squash-final, zero, optimize, floor (default: all)")
     parser.add_argument("--limiter", help="%s (default: auto)" % limiters)
     parser.add_argument("--timeout", help="per-run time limit, e.g. 30m (default: none)")
