@@ -25,7 +25,7 @@ from typing import Sequence
 from migbench.bench.records import Cell, RunRecord
 
 # Strategies in the order a reader meets them (docs/strategies.md); others follow alphabetically.
-STRATEGY_ORDER = ("all", "per-app", "backward", "squash", "squash-final", "zero", "optimize", "floor")
+STRATEGY_ORDER = ("all", "per-app", "backward", "rollback", "squash", "squash-final", "zero", "optimize", "floor")
 
 
 def strategy_key(strategy: str) -> tuple:

@@ -2,7 +2,7 @@
 
 One chart per project (scenario + hash), Django, Python, cap and database
 with at least two strategies: horizontal bars (one row per strategy, in the
-order all, per-app, backward, squash, squash-final, zero, optimize, floor),
+order all, per-app, backward, rollback, squash, squash-final, zero, optimize, floor),
 medians over repeats with min..max whiskers, coloured by outcome, the value
 and the ratio to `all` written at the end of each bar. The ratio is one
 median over the other, as in the report's strategy table (so the number
