@@ -248,6 +248,7 @@ def _keep_profile(spec: StepSpec, ctx: StepContext, directory: Path) -> tuple[di
     """
     if not profiles(spec, ctx):
         return None, []
+
     def read(name: str) -> dict | None:
         try:
             return json.loads((directory / name).read_text(encoding="utf-8"))

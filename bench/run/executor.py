@@ -26,14 +26,14 @@ from typing import Callable
 from migbench.bench import strategies
 from migbench.bench.env.environments import Environment
 from migbench.bench.measure.step import StepContext, StepResult, run_step
-from migbench.bench.records import ResultStore
+from migbench.bench.records import ResultStore, RunRecord
 from migbench.bench.strategies import baseline, daily, validation, variants
 from migbench.errors import MigbenchError
 from migbench.generator.scenario import Scenario
 from migbench.targets import resolve_line
 
-from .matrix import Matrix, PlannedCell, check_same_project
 from . import profiling
+from .matrix import Matrix, PlannedCell, check_same_project
 from .options import RunOptions
 from .recording import build_record
 
@@ -46,7 +46,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
              options: RunOptions, command: list[str],
              on_sample: Callable[[float, int], None] | None = None,
              on_note: Callable[[str], None] = print, dev_loop: bool = False,
-             profile: str | None = None):
+             profile: str | None = None) -> RunRecord | tuple[RunRecord, list]:
     """Measure one run of a strategy on fresh databases; validate it; return its record.
 
     The strategy's steps run one after another on one database, each under its
@@ -113,6 +113,8 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
 
 def _hand_over(files: list) -> list:
     """Move a profiled run's exported files out of its workdir (removed when the run ends)."""
+    if not files:
+        return []
     held = Path(tempfile.mkdtemp(prefix="migbench-profile-"))
     out = []
     for kind, path in files:

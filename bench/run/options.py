@@ -130,8 +130,7 @@ def _check_profile_pythons(options: RunOptions) -> None:
             if native.startswith("2.") or native.endswith(("python2", "python2.7")):
                 raise MigbenchError(
                     "--profile memory needs Python >= 3.4 (tracemalloc); Django %s would run on Python %s: add "
-                    "--python %s (Django 1.8 to 1.11 run on 3.8+ through migbench's shim)"
-                    % (line.line, native, (line.shim_pythons or ("3.9",))[min(1, len(line.shim_pythons) - 1)]))
+                    "--python 3.9 (Django 1.8 to 1.11 run on 3.8+ through migbench's shim)" % (line.line, native))
 
 
 def generation_target(djangos: tuple[str, ...], scenario_django: str | None = None) -> str:
