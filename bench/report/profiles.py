@@ -29,13 +29,17 @@ from migbench.bench.records.profiles import STAGES
 from .load import profile_of
 
 UNATTRIBUTED = "unattributed"
-UNATTRIBUTED_LABEL = "unattributed (interpreter start and exit, outside the worker's clock)"
+UNATTRIBUTED_LABEL = "unattributed (the process's exit: outside every clock of the worker)"
+STARTUP = "startup"
+STARTUP_LABEL = "interpreter start-up (spawn to the worker's first line)"
 PROFILER = "profiler"
 PROFILER_LABEL = "the profiler's own time (measured apart from the stages)"
 # How to open each kind of exported file, for the report's notes.
 OPENERS = {
     "pstats": "cProfile's dump: open with snakeviz, tuna or `python -m pstats FILE` under the same Python "
               "major.minor that wrote it",
+    "memory_speedscope": "allocation stacks at the kept memory snapshot, weighted by bytes, in speedscope's "
+                         "format: drop the file on https://www.speedscope.app",
     "speedscope": "stacks in speedscope's format: drop the file on https://www.speedscope.app (time mode: the "
                   "stage timer's frames weighted by seconds; memory mode: allocation stacks weighted by bytes)",
 }
@@ -105,6 +109,8 @@ def stage_rows(profile: dict) -> list[tuple[str, str, float]]:
     known = dict(STAGES)
     rows = [(key, label, _number(stages.get(key), 0.0)) for key, label in STAGES]
     rows += [(key, key, _number(value, 0.0)) for key, value in stages.items() if key not in known]
+    if "startup_s" in profile:
+        rows.append((STARTUP, STARTUP_LABEL, _number(profile.get("startup_s"), 0.0)))
     if "profiler_s" in profile:
         rows.append((PROFILER, PROFILER_LABEL, _number(profile.get("profiler_s"), 0.0)))
     rows.append((UNATTRIBUTED, UNATTRIBUTED_LABEL, _number(profile.get("unattributed_s"), 0.0)))

@@ -4,7 +4,7 @@ Built from `ResultSet.profiled` (the `migbench run --profile` runs), never from
 timing records. One chart per project (scenario + hash): a bar per profiled
 run, its profiled wall split into the stage timer's exclusive stages in the
 order of bench/records/profiles.py's STAGES, one colour each, then
-"unattributed" (interpreter start and exit, outside the worker's clock).
+"unattributed" (the process's exit, outside the worker's clocks).
 Seconds are the profiled run's, slowed by its profiler; a memory-mode run is
 slowed far more (tracemalloc) and its bar says so.
 """
@@ -15,7 +15,7 @@ from matplotlib.patches import Patch
 
 from migbench.bench.records import RunRecord
 
-from ..profiles import PROFILER, UNATTRIBUTED, ProfiledCell, profiled_cells, seconds_text, short_label, stage_rows
+from ..profiles import PROFILER, STARTUP, UNATTRIBUTED, ProfiledCell, profiled_cells, seconds_text, short_label, stage_rows
 from .common import (Chart, cell_sort_key, fmt_s_short, group_by, names_with_several_sizes,
                      new_figure, scenario_key, scenario_title, slugify, text_colour_on, to_png)
 
@@ -31,6 +31,7 @@ STAGE_COLOURS = {
     "signals": "#cab2d6",
     "rest": "#8c8c8c",
     PROFILER: "#fdd0a2",
+    STARTUP: "#d9d9d9",
     UNATTRIBUTED: "#ffffff",
 }
 EXTRA_COLOURS = ("#ff7f0e", "#8c564b", "#17becf", "#bcbd22")
@@ -114,7 +115,7 @@ def _s(seconds: float) -> str:
 
 def caption(cells: list[ProfiledCell], labels: list[str], rows: list) -> str:
     sentences = ["Each bar is one profiled run's wall time split into exclusive stages, in seconds; "
-                 "hatched: unattributed (interpreter start and exit)"]
+                 "hatched: unattributed (the process's exit)"]
     facts = []
     for label, pc, row in zip(labels, cells, rows):
         stages = [(s, lab) for key, lab, s in row if key != UNATTRIBUTED]
