@@ -69,7 +69,10 @@ class ResultStore:
         of a newer version raises UnreadableVersion (naming the file): the run
         is done, but this migbench could neither report it nor replace it.
         """
-        path = self.path_for(cell, repeat)
+        return self._readable(self.path_for(cell, repeat))
+
+    @staticmethod
+    def _readable(path: Path) -> bool:
         if not path.exists():
             return False
         try:
@@ -85,16 +88,8 @@ class ResultStore:
         return self.root / PROFILES / (cell.profile_slug(mode) + ".json")
 
     def profile_done(self, cell: Cell, mode: str) -> bool:
-        path = self.profile_path(cell, mode)
-        if not path.exists():
-            return False
-        try:
-            load_record(path)
-        except UnreadableVersion:
-            raise
-        except MigbenchError:
-            return False
-        return True
+        """True when the cell's profiled run of `mode` has a readable record (resume skips it)."""
+        return self._readable(self.profile_path(cell, mode))
 
     def write_profiled(self, record: RunRecord, files: list) -> Path:
         """Store a profiled run: its exported files (`(kind, path)`, moved) into a folder named

@@ -172,19 +172,12 @@ def _wrap(owner, attr, name, stage, timer):
     if getattr(original, "_migbench_stage", None) is not None:
         return False  # already wrapped (a subclass seen twice)
 
-    def wrapper(*args, **kwargs):
-        timer.push(name, stage)
-        try:
-            return original(*args, **kwargs)
-        finally:
-            timer.pop()
-
+    wrapper = wrap_callable(original, name, stage, timer)
     for key in ("__name__", "__doc__", "__module__"):
         try:
             setattr(wrapper, key, getattr(original, key))
         except (AttributeError, TypeError):
             pass
-    wrapper.__wrapped__ = original
     wrapper._migbench_stage = stage or "-"
     setattr(owner, attr, wrapper)
     return True
