@@ -26,7 +26,7 @@ from typing import Callable
 from migbench.bench import strategies
 from migbench.bench.env.environments import Environment
 from migbench.bench.measure.step import StepContext, StepResult, run_step
-from migbench.bench.records import ResultStore, RunRecord
+from migbench.bench.records import ResultStore, RunRecord, load_record
 from migbench.bench.strategies import baseline, daily, validation, variants
 from migbench.errors import MigbenchError
 from migbench.generator.scenario import Scenario
@@ -132,7 +132,9 @@ def profile_cell(planned: PlannedCell, mode: str, project: Path, scenario: Scena
     record, files = run_once(planned, 1, project, scenario, options, command, on_sample=progress.sample,
                              on_note=progress.note, profile=mode)
     try:
-        timed = [r for r in store.readable()[0] if r.cell() == planned.cell]
+        # the cell's own repeats only: reading every record in OUT per profiled cell is quadratic I/O
+        timed = [load_record(store.path_for(planned.cell, repeat)) for repeat in range(1, options.repeat + 1)
+                 if store.done(planned.cell, repeat)]
         record.profile["overhead"] = profiling.overhead(record.profile.get("wall_s") or 0.0, timed)
         path = store.write_profiled(record, files)
     finally:
