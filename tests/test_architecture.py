@@ -28,6 +28,9 @@ ALLOWED = {
                            "migbench.bench.env", "migbench.bench.records", "migbench.bench.analysis",
                            "migbench.bench.report", "migbench.bench.projects", "migbench.generator", "migbench"),
     "migbench.bench.report": ("migbench.bench.records", "migbench.bench.analysis"),
+    # The cluster runs bench/run's runs on Dask workers; bench/run never imports it (jobs.Pool is its face).
+    "migbench.bench.cluster": ("migbench.bench.run", "migbench.bench.records", "migbench.bench.measure",
+                               "migbench.bench.env", "migbench.bench.engines", "migbench.generator", "migbench"),
     "migbench.bench.strategies": ("migbench.bench.measure", "migbench.bench.engines", "migbench.bench.env",
                                   "migbench.bench.records", "migbench.generator"),
     # The container and VM limiters ask bench/guests for the image or guest they run the child in.

@@ -21,6 +21,7 @@ def describe() -> dict:
     swap = psutil.swap_memory()
     return {
         "hostname": socket.gethostname(),
+        "machine_id": machine_id(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpu_count_physical": psutil.cpu_count(logical=False),
@@ -31,6 +32,20 @@ def describe() -> dict:
         "machine": platform.machine(),
         "load_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
+
+
+def machine_id() -> str | None:
+    """The machine's systemd/D-Bus id (stable across reboots, unlike a hostname shared by cloned VMs),
+    None where the OS has none: records from several machines are told apart by it (bench/records/sharing.py)."""
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            with open(path, encoding="ascii", errors="replace") as handle:
+                found = handle.read().strip()
+        except OSError:
+            continue
+        if found:
+            return found
+    return None
 
 
 def _cpu_model() -> str:

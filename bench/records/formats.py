@@ -123,6 +123,8 @@ V1_ADDED = (
     Added("dev_loop", "0de816c", "2026-11-21", _null, "no dev-loop commands timed"),
     Added("deploy", "0de816c", "2026-11-21", _null, "no deploy check"),
     Added("profile", "b5042d4", "2026-11-26", _null, "not a profiled run"),
+    Added("concurrency", "ISSUE19", "2026-11-26", _null, "not recorded: counted as solo (sharing.py)"),
+    Added("cluster", "ISSUE19", "2026-11-26", _null, "not run on a cluster"),
 )
 
 
@@ -202,6 +204,9 @@ V1_TYPES = {
         "unattributed_s": NUMBER, "profiler_s": SECONDS, "migrations": ListOf(ANY), "files": MapOf(ListOf(STR)),
         "functions": ANY, "landmarks": ANY, "memory": ANY, "overhead": ANY, "notes": ListOf(STR)},
         required=("mode", "stages"))),
+    "concurrency": nullable(Obj({"solo": BOOL, "overlapping_runs": COUNT, "overlap_s": SECONDS, "span_s": SECONDS,
+                                 "machine_slots": nullable(COUNT), "others": ListOf(STR)}, required=("solo",))),
+    "cluster": nullable(Obj({"scheduler": STR, "worker": STR, "workers": COUNT, "machine_slots": COUNT})),
 }
 
 

@@ -112,6 +112,8 @@ class RunRecord:
     dev_loop: dict | None = None  # makemigrations --check, migrate --plan, test database: name -> step
     deploy: dict | None = None  # zero only: --fake on a database migrated with the old history
     profile: dict | None = None  # a profiled run only (--profile): stages, functions, memory (profiles.py)
+    concurrency: dict | None = None  # other measured runs on the machine during this one (sharing.py)
+    cluster: dict | None = None  # the Dask cluster and worker that ran it (--cluster, --workers), else None
 
     def problems(self) -> list[str]:
         """Why this run's result cannot be trusted as equivalent to `all` (empty: it can)."""

@@ -25,6 +25,7 @@ from typing import Callable
 
 from migbench.bench import strategies
 from migbench.bench.env.environments import Environment
+from migbench.bench.measure.occupancy import Occupancy
 from migbench.bench.measure.step import StepContext, StepResult, run_step
 from migbench.bench.records import ResultStore, RunRecord, load_record
 from migbench.bench.strategies import baseline, daily, validation, variants
@@ -33,20 +34,25 @@ from migbench.generator.scenario import Scenario
 from migbench.targets import resolve_line
 
 from . import profiling
+from .jobs import Done, Job, Pool, RunContext
 from .matrix import Matrix, PlannedCell, check_same_project
 from .options import RunOptions
 from .recording import build_record
 
 
 class UnpreparedCells(MigbenchError):
-    """Some cells could not be prepared (transformation or baseline failed); the others ran."""
+    """Some cells could not be prepared (transformation or baseline failed), or some runs were lost on a
+    cluster; the others ran."""
+
+
+LOST = "lost"  # key of the lost runs among the unusable cells of run_matrix
 
 
 def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenario,
              options: RunOptions, command: list[str],
              on_sample: Callable[[float, int], None] | None = None,
              on_note: Callable[[str], None] = print, dev_loop: bool = False,
-             profile: str | None = None) -> RunRecord | tuple[RunRecord, list]:
+             profile: str | None = None, cluster: dict | None = None) -> RunRecord | tuple[RunRecord, list]:
     """Measure one run of a strategy on fresh databases; validate it; return its record.
 
     The strategy's steps run one after another on one database, each under its
@@ -58,6 +64,10 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
     `profile` ("time" or "memory") makes it a profiled run: the measured steps run under the
     worker's profiler, nothing is validated or timed after them (the cell's unprofiled repeats
     do that), and the return value is (record, exported files) for store.write_profiled.
+
+    The run stays registered on the machine from its fresh database to the end of its checks
+    (bench/measure/occupancy.py), so its record says whether other measured runs shared the
+    machine meanwhile (`concurrency`); `cluster` (the Dask worker that runs it) goes into the record.
     """
     cell, env = planned.cell, planned.env
     strategy = strategies.get(cell.strategy)
@@ -84,6 +94,7 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
     proof = dev = deploy = server_memory = None
     notes = [order.note] if order.note else []
     mark = engine.memory_mark()  # the server's own memory, from here to the end of the run
+    stay = Occupancy(machine_slots=cluster["machine_slots"] if cluster else 1).enter()
     try:
         ctx.databases["main"] = engine.fresh(workdir, "main", line)
         for spec in specs:
@@ -102,10 +113,12 @@ def run_once(planned: PlannedCell, repeat: int, project: Path, scenario: Scenari
         server_memory = mark.peak() if mark is not None else None
         record = build_record(planned, repeat, scenario, options, command, manifest, project, results, started_at,
                               line, proof, dev, deploy, variant, engine, notes, server_memory, profile)
+        record.run_id, record.concurrency, record.cluster = stay.run_id, stay.observe(), cluster
         if profile is not None:
             return record, _hand_over([f for r in results for f in r.profile_files])
         return record
     finally:
+        stay.leave()
         if "main" in ctx.databases:
             engine.drop(ctx.databases["main"])
         shutil.rmtree(workdir, ignore_errors=True)
@@ -131,6 +144,13 @@ def profile_cell(planned: PlannedCell, mode: str, project: Path, scenario: Scena
     progress.note("profiling (%s) %s" % (mode, planned.cell.label()))
     record, files = run_once(planned, 1, project, scenario, options, command, on_sample=progress.sample,
                              on_note=progress.note, profile=mode)
+    return store_profile(planned, record, files, store, options, progress)
+
+
+def store_profile(planned: PlannedCell, record: RunRecord, files: list, store: ResultStore, options: RunOptions,
+                  progress) -> Path:
+    """Store a profiled run (measured here or on a cluster worker) with its overhead; its files are
+    moved under OUT/profiles/ and their temporary folder removed."""
     try:
         # the cell's own repeats only: reading every record in OUT per profiled cell is quadratic I/O
         timed = [load_record(store.path_for(planned.cell, repeat)) for repeat in range(1, options.repeat + 1)
@@ -163,18 +183,39 @@ def _validate(strategy, ctx: StepContext, project: Path, env: Environment, proje
 
 
 def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: ResultStore,
-               command: list[str], progress) -> list[Path]:
+               command: list[str], progress, pool: Pool | None = None) -> list[Path]:
     """Run every (cell, repeat) without a record yet; return the paths written now.
 
     Repeats are interleaved (all cells once, then again) so a slow drift of
-    the machine spreads over cells instead of biasing one.
+    the machine spreads over cells instead of biasing one. With a `pool` (a
+    cluster, bench/cluster/) the same runs go to its slots at once, and their
+    records are stored here as they come back, by the same rules.
     """
     check_same_project(store, scenario, matrix.project_target, options.limiter)
     todo = [(planned, repeat) for repeat in range(1, options.repeat + 1) for planned in matrix.cells]
     pending = [(p, r) for p, r in todo if not store.done(p.cell, r)]
     progress.begin(total=len(todo), already=len(todo) - len(pending))
-    written: list[Path] = []
     unusable: dict = {}  # cell -> why it cannot be prepared (a transformation or baseline failed)
+    if pool is not None:
+        written = _run_on_pool(pool, pending, scenario, options, matrix, store, command, progress, unusable)
+    else:
+        written = _run_here(pending, scenario, options, matrix, store, command, progress, unusable)
+    progress.finish()
+    lost = unusable.pop(LOST, [])
+    if unusable or lost:
+        problems = []
+        if unusable:
+            problems.append("%d cell(s) could not be prepared, so nothing was measured for them: %s"
+                            % (len(unusable), "; ".join("%s: %s" % (c.label(), why) for c, why in unusable.items())))
+        if lost:
+            problems.append("%d run(s) were lost on the cluster and left no record (the same command runs them "
+                            "again): %s" % (len(lost), "; ".join(lost)))
+        raise UnpreparedCells("; ".join(problems))
+    return written
+
+
+def _run_here(pending, scenario, options, matrix, store, command, progress, unusable) -> list[Path]:
+    written: list[Path] = []
     with matrix.serving():  # a server engine's server lives as long as the matrix
         for planned, repeat in pending:
             if store.done(planned.cell, repeat):  # another migbench sharing --out did it meanwhile
@@ -201,12 +242,46 @@ def run_matrix(scenario: Scenario, options: RunOptions, matrix: Matrix, store: R
                     continue
                 written.append(profile_cell(planned, mode, matrix.project, scenario, options, command, store,
                                             progress))
-    progress.finish()
-    if unusable:
-        raise UnpreparedCells("%d cell(s) could not be prepared, so nothing was measured for them: %s"
-                              % (len(unusable), "; ".join("%s: %s" % (c.label(), why)
-                                                          for c, why in unusable.items())))
     return written
+
+
+def _run_on_pool(pool: Pool, pending, scenario, options, matrix, store, command, progress,
+                 unusable) -> list[Path]:
+    """The matrix's runs on a pool's slots: all at once, stored as they finish; then the profiled runs."""
+    context = RunContext(scenario, options, command, matrix.project_target,
+                         dict(zip((e.name for e in matrix.engines), options.databases)))
+    progress.note("cluster      %s" % pool.describe())
+    jobs = [Job(planned, repeat, wants_dev_loop(options)) for planned, repeat in pending]
+    written = [path for done in pool.run(jobs, context)
+               for path in _store_done(done, store, progress, unusable)]
+    profiles = [Job(planned, 1, profile=mode) for mode in options.profile for planned in matrix.cells
+                if planned.cell not in unusable and not store.profile_done(planned.cell, mode)]
+    for done in pool.run(profiles, context) if profiles else ():
+        if done.record is None:
+            _store_done(done, store, progress, unusable)
+            continue
+        written.append(store_profile(done.job.planned, done.record, done.files, store, options, progress))
+    return written
+
+
+def _store_done(done: Done, store: ResultStore, progress, unusable: dict) -> list[Path]:
+    """Store one finished job's record (not if another migbench stored that run meanwhile)."""
+    cell = done.job.planned.cell
+    if done.error is not None:
+        unusable.setdefault(cell, done.error)
+        progress.note("cannot run %s: %s" % (cell.label(), done.error))
+        return []
+    if done.lost is not None:
+        progress.note("lost %s on %s: %s; no record kept (run the command again to retry it)"
+                      % (done.job.label(), done.worker or "a worker", done.lost))
+        unusable.setdefault(LOST, []).append("%s: %s" % (done.job.label(), done.lost))
+        return []
+    if store.done(cell, done.job.repeat):
+        progress.skip_cell(cell, done.job.repeat)
+        return []
+    path = store.write(done.record)
+    progress.end_cell(done.record)
+    return [path]
 
 
 def wants_dev_loop(options: RunOptions) -> bool:

@@ -14,6 +14,7 @@ cache root (`projects/`); measures nothing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
@@ -42,6 +43,8 @@ class PlannedCell:
     env: Environment
     engine: Engine | None = field(default=None, compare=False)  # None: the registered engine of cell.database
     driver: dict | None = field(default=None, compare=False)  # the env's driver for that engine (record)
+    # (--django value, --python value) the env was asked for: a cluster worker builds its own from them
+    request: tuple[str, str | None] | None = field(default=None, compare=False)
 
     @property
     def database_engine(self) -> Engine:
@@ -100,7 +103,8 @@ def plan_matrix(scenario: Scenario, options: RunOptions, on_note: Callable[[str]
                     skipped.append("Django %s on Python %s, %s: %s" % (line.line, env.python_version, engine.name,
                                                                        error))
                     continue
-                cells += strategy_cells(scenario, options, env, engine, driver, line, skipped)
+                cells += [dataclasses.replace(c, request=(django, python))
+                          for c in strategy_cells(scenario, options, env, engine, driver, line, skipped)]
     if not cells:
         raise MigbenchError("no cell of the matrix can run here: %s" % "; ".join(skipped))
     return Matrix(cells, _unique(skipped), project, target, chosen)

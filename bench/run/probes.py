@@ -37,8 +37,9 @@ from migbench.generator.scenario import Scenario
 from migbench.provenance import git_commit
 from migbench.units import parse_size
 
-from .bisect import STOPPED, Bisection, Probe, bisect_cap, size
+from .bisect import Bisection, Probe, bisect_cap, size
 from .executor import profile_cell, run_once
+from .jobs import Job, Pool, RunContext
 from .matrix import Matrix, PlannedCell, check_same_project, plan_with_notes
 from .options import RunOptions
 from .progress import Progress
@@ -95,38 +96,85 @@ def command_probe(argv: Sequence[str], limiter: str = "auto", timeout_s: float |
 
 
 class RecordProbe:
-    """Probes of one cell, each a `migbench run` record in `store` (read back when already there)."""
+    """Probes of one cell, each a `migbench run` record in `store` (read back when already there).
+
+    With a `pool` (a cluster), a round of probes runs on its slots at once (`round`); memory
+    verdicts do not depend on the neighbours (their times are marked concurrent in the records)."""
 
     def __init__(self, planned: PlannedCell, matrix: Matrix, scenario: Scenario, options: RunOptions,
-                 store: ResultStore, command: list[str], progress: Progress):
+                 store: ResultStore, command: list[str], progress: Progress, pool: Pool | None = None):
         self.planned, self.matrix, self.scenario, self.options = planned, matrix, scenario, options
-        self.store, self.command, self.progress = store, command, progress
+        self.store, self.command, self.progress, self.pool = store, command, progress, pool
         self.records: list[tuple[RunRecord, Path]] = []  # every record this cell's bisection used
 
     def __call__(self, cap: int, repeat: int) -> Probe:
-        cell = dataclasses.replace(self.planned.cell, memory_limit_bytes=cap)
-        try:
-            record, path, reused = self.record(cell, repeat)
-        except MigbenchError as error:  # the cell cannot be prepared: nothing was measured
-            return Probe(cap, "error", None, 0.0, repeat, "cannot run: %s" % error)
-        return Probe(cap, record.outcome, record.peak_rss_bytes, record.wall_s, repeat, record.outcome_reason,
-                     limit_peak_bytes=record.limit_peak_bytes, source=path.name, reused=reused)
+        return self.round([(cap, repeat)])[0]
+
+    def round(self, requests: list[tuple[int, int]]) -> list[Probe]:
+        """The probes at (cap, repeat) of one round, in order: recorded ones read back, the others run
+        (one after another here, at once on a pool)."""
+        cells = [(dataclasses.replace(self.planned.cell, memory_limit_bytes=cap), repeat) for cap, repeat in requests]
+        found = self.measure(cells)
+        probes = []
+        for (cap, repeat), outcome in zip(requests, found):
+            if isinstance(outcome, str):  # the cell cannot be prepared, or the run was lost: nothing measured
+                probes.append(Probe(cap, "error", None, 0.0, repeat, outcome))
+                continue
+            record, path, reused = outcome
+            probes.append(Probe(cap, record.outcome, record.peak_rss_bytes, record.wall_s, repeat,
+                                record.outcome_reason, limit_peak_bytes=record.limit_peak_bytes, source=path.name,
+                                reused=reused))
+        return probes
+
+    def measure(self, cells: list[tuple[Cell, int]]) -> list:
+        """Per (cell, repeat): (record, path, reused), or why nothing was measured (a str)."""
+        results: dict[int, object] = {}
+        todo = []
+        for index, (cell, repeat) in enumerate(cells):
+            if self.store.done(cell, repeat):
+                path = self.store.path_for(cell, repeat)
+                results[index] = (load_record(path), path, True)
+            else:
+                todo.append(index)
+        self.progress.total = max(self.progress.total, self.progress.done + len(todo))  # the total was a guess
+        if self.pool is not None and todo:
+            jobs = {Job(dataclasses.replace(self.planned, cell=cells[i][0]), cells[i][1]): i for i in todo}
+            context = RunContext(self.scenario, self.options, self.command, self.matrix.project_target,
+                                 dict(zip((e.name for e in self.matrix.engines), self.options.databases)))
+            for done in self.pool.run(list(jobs), context):
+                index = jobs[done.job]
+                if done.record is None:
+                    results[index] = "cannot run: %s" % (done.error or done.lost)
+                    continue
+                results[index] = (done.record, self.store.write(done.record), False)
+        else:
+            for index in todo:
+                cell, repeat = cells[index]
+                try:
+                    results[index] = self._run_here(cell, repeat)
+                except MigbenchError as error:  # the cell cannot be prepared: nothing was measured
+                    results[index] = "cannot run: %s" % error
+        out = [results[i] for i in range(len(cells))]
+        for found in out:
+            if not isinstance(found, str):
+                self.progress.done += 1
+                self.records.append(found[:2])
+        return out
 
     def record(self, cell: Cell, repeat: int) -> tuple[RunRecord, Path, bool]:
-        path = self.store.path_for(cell, repeat)
-        if self.store.done(cell, repeat):
-            found = load_record(path), path, True
-        else:
-            self.progress.total = max(self.progress.total, self.progress.done + 1)  # the total was a guess
-            self.progress.start_cell(cell, repeat)
-            record = run_once(dataclasses.replace(self.planned, cell=cell), repeat, self.matrix.project,
-                              self.scenario, self.options, self.command, on_sample=self.progress.sample,
-                              on_note=self.progress.note)
-            found = record, self.store.write(record), False
-            self.progress.finish()
-        self.progress.done += 1
-        self.records.append(found[:2])
+        found = self.measure([(cell, repeat)])[0]
+        if isinstance(found, str):
+            raise MigbenchError(found)
         return found
+
+    def _run_here(self, cell: Cell, repeat: int) -> tuple[RunRecord, Path, bool]:
+        self.progress.start_cell(cell, repeat)
+        record = run_once(dataclasses.replace(self.planned, cell=cell), repeat, self.matrix.project,
+                          self.scenario, self.options, self.command, on_sample=self.progress.sample,
+                          on_note=self.progress.note)
+        path = self.store.write(record)
+        self.progress.finish()
+        return record, path, False
 
     def uncapped_peak(self, run: bool) -> tuple[int | None, str]:
         """The cell's uncapped peak RSS from an ok record in the store, else from one new run."""
@@ -153,8 +201,13 @@ class RecordProbe:
 
 
 def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, int, int], out: Path,
-                    command: list[str], uncapped: bool = True, stream=None) -> list[Bisection]:
-    """Bisect every cell of the matrix; print probes as they finish; write one summary per cell."""
+                    command: list[str], uncapped: bool = True, stream=None, pool: Pool | None = None,
+                    prior: bool = True) -> list[Bisection]:
+    """Bisect every cell of the matrix; print probes as they finish; write one summary per cell.
+
+    Cells are bisected one after another; with a `pool`, each round of a cell's search probes as
+    many caps at once as the pool has slots (a k-ary search, bench/run/bisect.py). `prior`: start
+    the bracket at the cell's uncapped peak when it is recorded or measured (first)."""
     stream = stream or sys.stdout
     low, high, tolerance = bounds
     progress = Progress()
@@ -164,6 +217,8 @@ def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, 
     matrix = plan_with_notes(scenario, options, high, progress)
     store = ResultStore(out)
     check_same_project(store, scenario, matrix.project_target, options.limiter)
+    if pool is not None:
+        progress.note("cluster      %s" % pool.describe())
     # high, low, the bisection, two confirmations, the uncapped run: a guess (widening adds more)
     steps = math.ceil(math.log2((high - low) / tolerance))
     progress.begin(total=len(matrix.cells) * (4 + steps + int(uncapped)), already=0)
@@ -171,8 +226,8 @@ def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, 
     try:
         with matrix.serving():
             for planned in matrix.cells:
-                probe = RecordProbe(planned, matrix, scenario, options, store, command, progress)
-                results.append(_bisect_cell(probe, bounds, uncapped, stream))
+                probe = RecordProbe(planned, matrix, scenario, options, store, command, progress, pool)
+                results.append(_bisect_cell(probe, bounds, uncapped, stream, prior))
                 for mode in options.profile:  # uncapped: the profiler's own memory must not decide the run
                     free = dataclasses.replace(planned, cell=dataclasses.replace(planned.cell, memory_limit_bytes=None))
                     if not store.profile_done(free.cell, mode):
@@ -184,23 +239,26 @@ def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, 
     return results
 
 
-def _bisect_cell(probe: RecordProbe, bounds: tuple[int, int, int], uncapped: bool, stream) -> Bisection:
+def _bisect_cell(probe: RecordProbe, bounds: tuple[int, int, int], uncapped: bool, stream,
+                 prior: bool = True) -> Bisection:
     low, high, tolerance = bounds
     started_at = datetime.datetime.now(datetime.timezone.utc)
     cell = probe.planned.cell
-    print("\nbisecting %s Django %s / Python %s between %s and %s (tolerance %s)" % (
-        cell.strategy, cell.django_version, cell.python_version, size(low), size(high), size(tolerance)),
-        file=stream, flush=True)
-    result = bisect_cap(probe, low, high, tolerance,
-                        on_probe=lambda p: print("  " + p.line(), file=stream, flush=True))
-    source = None
-    if result.status != STOPPED:  # a broken cell: its uncapped run would be broken too
-        result.uncapped_peak_bytes, source = probe.uncapped_peak(run=uncapped)
+    width = probe.pool.slots if probe.pool is not None else 1
+    print("\nbisecting %s Django %s / Python %s between %s and %s (tolerance %s%s)" % (
+        cell.strategy, cell.django_version, cell.python_version, size(low), size(high), size(tolerance),
+        ", %d probes at once" % width if width > 1 else ""), file=stream, flush=True)
+    # The uncapped peak first: the answer sits close to it (0.96-1.01x in results/segfault-2015-bisect),
+    # so a search started there needs a few probes instead of log2((high - low) / tolerance).
+    peak, source = probe.uncapped_peak(run=uncapped)
+    if source:
+        print("  uncapped: %s" % source, file=stream, flush=True)
+    result = bisect_cap(probe, low, high, tolerance, width=width, prior=peak if prior else None,
+                        run_round=probe.round, on_probe=lambda p: print("  " + p.line(), file=stream, flush=True))
+    result.uncapped_peak_bytes = peak
     if probe.limiter().get("caps") == "virtual":
         result.notes.append(VIRTUAL_NOTE)
     path = write_summary(result, probe, started_at, source)
-    if source:
-        print("  uncapped: %s" % source, file=stream)
     print("  " + result.summary(), file=stream)
     for note in result.notes:
         print("  note: %s" % note, file=stream)

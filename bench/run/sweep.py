@@ -222,8 +222,9 @@ class Sweep:
     def __init__(self, scenario: Scenario, axes: Mapping[str, Sequence[int]], options: RunOptions,
                  store: ResultStore, command: list[str], progress, budget_s: float | None = None,
                  plan: Callable[..., Matrix] = plan_matrix, run: Callable = run_matrix,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, pool=None):
         self.scenario, self.axes, self.options, self.store = scenario, dict(axes), options, store
+        self.pool = pool  # a cluster's slots (bench/run/jobs.Pool): each size's runs run there at once
         self.command, self.progress, self.budget_s = command, progress, budget_s
         self.plan, self.run_matrix, self.clock = plan, run, clock
         self.variables = fit_variables(axes)
@@ -283,7 +284,8 @@ class Sweep:
             point.status = "running"
             began = self.clock()
             try:
-                self.run_matrix(point.scenario, self.options, matrix, self.store, self.command, self.progress)
+                self.run_matrix(point.scenario, self.options, matrix, self.store, self.command, self.progress,
+                                **({"pool": self.pool} if self.pool is not None else {}))
             except UnpreparedCells as error:  # the other cells ran; the sweep goes on
                 point.unprepared = str(error)
             self._spent += self.clock() - began

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -96,6 +97,18 @@ def ensure(project: Path, env: Environment, engine: Engine, *, need_capture: boo
     existing = load(project, env, engine)
     if existing is not None and (existing.ddl is not None or not need_capture):
         return existing
+    # One reference migrate per machine: runs on several cluster slots of one machine need the same
+    # baseline at once; the others wait for it instead of migrating the same project again.
+    name = "baseline-%s-%s-%s" % (project_key(project), env.key, engine.cache_key())
+    with environments.locked(re.sub(r"[^A-Za-z0-9._-]+", "_", name)):
+        existing = load(project, env, engine)
+        if existing is not None and (existing.ddl is not None or not need_capture):
+            return existing
+        return _reference(project, env, engine, existing, on_note)
+
+
+def _reference(project: Path, env: Environment, engine: Engine, existing: Baseline | None, on_note) -> Baseline:
+    """Run the reference migrate with DDL capture and cache its schema (the lock is the caller's)."""
     on_note("baseline: reference migrate of %s on Django %s / Python %s (not measured; cached)"
             % (project.name, env.django_version, env.python_version))
     work = Path(tempfile.mkdtemp(prefix="migbench-baseline-"))

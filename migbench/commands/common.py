@@ -11,6 +11,8 @@ had to create) in the output directory, and `report_after_run` writes OUT/report
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import re
 import secrets
@@ -64,6 +66,34 @@ def add_cell_options(parser, limiters: str = LIMITERS) -> None:
                         "exports .pstats and speedscope), memory (tracemalloc at the peak; Python >= 3.4) "
                         "or time,memory; stored under OUT/profiles/, never part of a timing comparison")
     add_seed_option(parser, "override the scenario's seed (the same at every size of a sweep)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--cluster", metavar="ADDRESS",
+                       help="run the runs on an existing Dask cluster, e.g. tcp://10.0.0.5:8786, one measurement "
+                       "slot per worker (`dask worker ADDRESS --nthreads 1 --resources measure=1`; docs/cluster.md)")
+    where.add_argument("--workers", metavar="N",
+                       help="run the runs on a local Dask cluster of N worker processes, N at once (times "
+                       "measured side by side are marked concurrent; memory figures are unaffected)")
+
+
+def cluster_values(args) -> tuple[str | None, int | None]:
+    """(--cluster address, --workers count), checked; (None, None) without either."""
+    from migbench.bench.cluster import parse_cluster, parse_workers
+
+    return parse_cluster(getattr(args, "cluster", None)), parse_workers(getattr(args, "workers", None))
+
+
+@contextlib.contextmanager
+def cluster_pool(args):
+    """The pool of --cluster or --workers for the block (None without either): bad values and an
+    unreachable scheduler are one line, before any run."""
+    from migbench.bench.cluster import open_pool
+
+    address, workers = cluster_values(args)
+    if address is None and workers is None:
+        yield None
+        return
+    with open_pool(address, workers) as pool:
+        yield pool
 
 
 def add_seed_option(parser, text: str = "override the scenario's seed") -> None:

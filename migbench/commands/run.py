@@ -17,8 +17,8 @@ from pathlib import Path
 
 from migbench.errors import MigbenchError
 
-from .common import (CELL_KEYS, add_cell_options, check_out, check_same_out, cli_values, command_line,
-                     report_after_run, run_interruptible, scenario)
+from .common import (CELL_KEYS, add_cell_options, check_out, check_same_out, cli_values, cluster_pool, cluster_values,
+                     command_line, report_after_run, run_interruptible, scenario)
 from .project import add_project_options
 
 
@@ -53,6 +53,10 @@ def handle(args) -> int:
     if args.project or args.manage:
         from .project import handle_project
 
+        if args.cluster or args.workers:
+            raise MigbenchError("--cluster and --workers run generated scenarios; a real project (--project, "
+                                "--manage) is measured on this machine: leave them out")
+
         return handle_project(args, measure_and_report)
     for option in ("settings", "env", "redis", "name"):
         if getattr(args, option):
@@ -67,11 +71,13 @@ def handle(args) -> int:
     check_same_out(out, resolved, options)
     progress = Progress()
     caps = [m for m in options.memories if m is not None]
+    cluster_values(args)  # a bad --cluster or --workers value: one line before planning builds anything
     matrix = plan_with_notes(resolved, options, max(caps) if caps else None, progress)
-    return measure_and_report(args, resolved, options, matrix, ResultStore(out), progress)
+    with cluster_pool(args) as pool:
+        return measure_and_report(args, resolved, options, matrix, ResultStore(out), progress, pool)
 
 
-def measure_and_report(args, resolved, options, matrix, store, progress) -> int:
+def measure_and_report(args, resolved, options, matrix, store, progress, pool=None) -> int:
     """Run the planned matrix, print the summary from the stored records, rebuild the report."""
     from migbench.bench.report.terminal import invalid_lines, records_by_cell, strategy_lines, summary_lines
     from migbench.bench.run.executor import UnpreparedCells, run_matrix
@@ -81,7 +87,7 @@ def measure_and_report(args, resolved, options, matrix, store, progress) -> int:
     def measure() -> str | None:
         """Run the matrix; the error of the cells that could not be prepared (the others ran), if any."""
         try:
-            run_matrix(resolved, options, matrix, store, command_line(), progress)
+            run_matrix(resolved, options, matrix, store, command_line(), progress, pool)
         except UnpreparedCells as error:
             return str(error)
         return None

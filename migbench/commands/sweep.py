@@ -16,8 +16,8 @@ from pathlib import Path
 
 from migbench.units import parse_limit
 
-from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, check_out, cli_values, command_line,
-                     report_after_run, run_interruptible, scenario)
+from .common import (CELL_KEYS, add_cell_options, add_scenario_argument, check_out, cli_values, cluster_pool,
+                     cluster_values, command_line, report_after_run, run_interruptible, scenario)
 
 
 def add_parser(subparsers) -> None:
@@ -60,6 +60,7 @@ def handle(args) -> int:
     if args.budget is not None:
         parse_limit(args.budget, "--budget")  # 0/none: no budget; under a second is refused
     resolve_options(cli, resolved.run, resolved.source)
+    cluster_values(args)
     check_out(Path(args.out) if args.out else Path("results") / ("%s-sweep" % resolved.name))
     sweep = prepare_sweep(resolved, args.vary, cli, args.budget, args.out, command_line())
 
@@ -72,7 +73,9 @@ def handle(args) -> int:
             print("migbench: %s" % line, file=sys.stderr)
         return result.status
 
-    return run_interruptible(
-        sweep.run, finish,
-        interrupted="migbench: interrupted; finished runs are kept in %s (summary: %s); run the same command "
-                    "again to resume" % (sweep.store.root, sweep.summary_path()))
+    with cluster_pool(args) as pool:
+        sweep.pool = pool
+        return run_interruptible(
+            sweep.run, finish,
+            interrupted="migbench: interrupted; finished runs are kept in %s (summary: %s); run the same "
+                        "command again to resume" % (sweep.store.root, sweep.summary_path()))
