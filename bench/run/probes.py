@@ -187,7 +187,7 @@ class RecordProbe:
             repeat += 1
         if not run:
             return None, "not measured (--no-uncapped)"
-        self.progress.note("uncapped     one run without a cap, for the cap/peak comparison "
+        self.progress.note("uncapped     one run without a cap, for the search's starting point and the cap/peak comparison "
                            "(--no-uncapped skips it)")
         record, path, _ = self.record(cell, repeat)
         if record.outcome != "ok":

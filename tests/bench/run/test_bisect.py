@@ -71,6 +71,7 @@ def test_answer_is_within_tolerance_of_the_threshold(threshold):
     assert passing == result.answer and failing < threshold <= result.answer
     assert result.answer - failing <= TOL
     assert result.answer % MiB == 0 or result.answer == HIGH
+    assert (result.answer - LOW) % TOL == 0 or result.answer == HIGH  # on the grid from --low
     assert "minimal cap: %s" % size(result.answer) in result.summary()
     assert "confirmed" in result.summary()
 
@@ -78,7 +79,7 @@ def test_answer_is_within_tolerance_of_the_threshold(threshold):
 def test_probe_count_is_logarithmic_plus_confirmations():
     fake = Fake(106 * MiB)
     result = bisect_cap(fake, LOW, HIGH, TOL)
-    steps = math.ceil(math.log2((HIGH - LOW) / TOL))  # 9 for 64M..4G at 8M
+    steps = math.ceil(math.log2((HIGH - LOW) / TOL))  # 9 for 64M..4G at 8M (a grid of 504 steps)
     purposes = [p.purpose for p in result.probes]
     assert purposes[:2] == ["high", "low"] and purposes[-2:] == ["repeat", "below"]
     assert steps - 1 <= purposes.count("bisect") <= steps + 1
@@ -113,7 +114,8 @@ def test_error_or_timeout_stops_the_cell_with_the_reason(outcome):
 
 
 def clean(threshold=106 * MiB):
-    """The answer and the bracket's failing end of a noiseless search (111M and 103M here)."""
+    """The answer and the bracket's failing end of a noiseless search (112M and 104M here: the grid
+    from --low, 64M + 8M steps)."""
     result = bisect_cap(Fake(threshold), LOW, HIGH, TOL)
     return result.answer, result.bracket[0]
 
@@ -153,12 +155,13 @@ def test_no_cap_passing_twice_within_the_widening_is_uncertain():
     assert "no cap above it up to %s passed twice" % size(answer + 3 * TOL) in result.summary()
 
 
-def test_noisy_threshold_is_reported_never_crashes():
+@pytest.mark.parametrize("width", [1, 2])
+def test_noisy_threshold_is_reported_never_crashes(width):
     """Many seeded noisy searches: every non-monotonic set of outcomes is called noisy."""
     seen = {"confirmed": 0, "noisy": 0}
     for seed in range(300):
         fake = Fake(106 * MiB, noise=8 * MiB, seed=seed)
-        result = bisect_cap(fake, LOW, HIGH, TOL)
+        result = bisect_cap(fake, LOW, HIGH, TOL, width=width)
         assert result.status in (ANSWERED, UNCERTAIN), result.lines()
         assert result.lines()  # renders
         assert (result.confirmation == "noisy") == (not monotonic(result.probes)), result.lines()
@@ -231,9 +234,11 @@ def test_real_bisection_of_quick_through_the_cli(tmp_path):
     environment_or_skip(DEFAULT_LINE)
     rss_limiter_or_skip()
     argv = [sys.executable, "-m", "migbench", "bisect", "quick", "--django", DEFAULT_LINE,
-            "--low", "16M", "--high", "256M", "--tolerance", "16M", "--out", str(tmp_path), "--profile"]
+            "--low", "16M", "--high", "256M", "--tolerance", "16M", "--out", str(tmp_path), "--profile",
+            "--workers", "2"]  # a k-ary search on a real LocalCluster: two probes per round
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert "(tolerance 16M, 2 probes at once)" in proc.stdout
     (summary_path,) = tmp_path.glob("*--bisect-16M-256M-16M.json")
     summary = json.loads(summary_path.read_text())
     assert summary["schema"] == SCHEMA and summary["limiter"]["caps"] in ("rss", "rss+swap")
@@ -241,6 +246,9 @@ def test_real_bisection_of_quick_through_the_cli(tmp_path):
     answer, peak = bisection["answer_bytes"], bisection["uncapped_peak_bytes"]
     assert bisection["status"] == "answered" and bisection["confirmation"] in ("confirmed", "noisy")
     assert 20 * MiB < answer <= peak + 16 * MiB, bisection["summary"]
+    # started at the uncapped peak (measured first), two probes a round
+    assert bisection["width"] == 2 and bisection["prior_bytes"] == peak and "uncapped: measured now" in proc.stdout
+    assert bisection["probes"][0]["purpose"] == "start" and bisection["rounds"] < len(bisection["probes"])
     assert "minimal cap: %s" % size(answer) in proc.stdout
 
     records = {p.name: load_record(p) for p in tmp_path.glob("*.json") if p != summary_path}
