@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     cell = [args.scenario, "--django", args.django, "--python", args.python, "--timeout", args.timeout]
     search = ["--low", args.low, "--high", args.high, "--tolerance", args.tolerance, "--no-report"]
     steps = [
-        ("warm-up", ["run"] + cell + ["--dev-loop", "off", "--no-report", "--out", str(args.out / "warmup")]),
+        ("warm-up", ["run"] + cell + ["--memory", "none", "--dev-loop", "off", "--no-report", "--out", str(args.out / "warmup")]),
         ("workers", ["bisect"] + cell + search + ["--workers", args.workers,
                                                   "--out", str(args.out / ("workers-" + args.workers))]),
         ("serial", ["bisect"] + cell + search + ["--out", str(args.out / "serial")]),

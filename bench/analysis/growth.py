@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from migbench.bench.records import Cell, RunRecord
+from migbench.bench.records.sharing import CONCURRENT, SOLO, timing_mode
 
 from .stats import power_law_fit, power_law_fit2
 
@@ -90,13 +91,15 @@ class SeriesFit:
     sizes: int  # sizes with ok runs
     time: Growth | None
     peak: Growth | None
+    timing: str = "solo"  # the time fit's runs: "solo", "concurrent", or "mixed" (sizes of both kinds)
 
     def line(self, label: str) -> str:
         """'Django 5.2.19 / Python 3.11.7: time grows as models^1.93 (R² 0.99, 4 sizes); peak as ...'."""
         if self.time is None:
             return "%s: too few sizes with ok runs to fit (%d)" % (label, self.sizes)
-        text = "%s: time grows as %s (%s, %d sizes)" % (label, self.time.formula(), self.time.quality(),
-                                                        self.time.n)
+        text = "%s: time grows as %s (%s, %d sizes%s)" % (
+            label, self.time.formula(), self.time.quality(), self.time.n,
+            "" if self.timing == "solo" else "; %s timings: other runs shared the machine" % self.timing)
         if self.peak is not None:
             text += "; peak as %s" % self.peak.formula() + ("" if self.peak.exact else " (R² %.2f)" % self.peak.r2)
         return text
@@ -105,7 +108,7 @@ class SeriesFit:
         return {"series": {"strategy": self.series.strategy, "django": self.series.django_version,
                            "python": self.series.python_version, "memory_limit_bytes": self.series.memory_limit_bytes,
                            "database": self.series.database},
-                "sizes": self.sizes,
+                "sizes": self.sizes, "timing": self.timing,
                 "time": self.time.to_dict() if self.time else None,
                 "peak": self.peak.to_dict() if self.peak else None}
 
@@ -119,12 +122,18 @@ def fit_series(records: Iterable[RunRecord], variables: tuple[str, ...]) -> dict
     fits = {}
     for series, sizes in by_size.items():
         points = {quantity: [] for quantity in QUANTITIES}
+        kinds = set()
         for runs in sizes.values():
             x = {v: statistics.median(r.project[v] for r in runs) for v in variables}
-            for quantity, read in QUANTITIES.items():
-                points[quantity].append((x, statistics.median(read(r) for r in runs)))
+            # Time from one kind of run per size (solo when the size has any: bench/records/sharing.py);
+            # the peak from every run, since sharing the machine does not change it.
+            solo = [r for r in runs if timing_mode(r) == SOLO]
+            kinds.add(SOLO if solo else CONCURRENT)
+            points["time"].append((x, statistics.median(r.wall_s for r in solo or runs)))
+            points["peak"].append((x, statistics.median(r.peak_rss_bytes for r in runs)))
         fitted = {q: fit_growth(q, variables, pts) for q, pts in points.items()}
-        fits[series] = SeriesFit(series, len(sizes), fitted["time"], fitted["peak"])
+        fits[series] = SeriesFit(series, len(sizes), fitted["time"], fitted["peak"],
+                                 kinds.pop() if len(kinds) == 1 else "mixed")
     return fits
 
 

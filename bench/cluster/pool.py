@@ -4,7 +4,8 @@ Dask distributed schedules; this module only says how migbench uses it:
 - a slot is a worker resource, `measure=1` per worker (`dask worker ...
   --nthreads 1 --resources measure=1`), and every task asks for one, so two
   measured runs never share a worker; a worker without the resource gets no run;
-- a task is one run (task.py); Dask reruns a task whose worker was lost
+- a task is one run (task.py), submitted at once (`run`) or one by one (`session`: a
+  bisection chooses its next probe from the last outcome); Dask reruns a task whose worker was lost
   (the scheduler's `allowed-failures`, 3 by default), and one lost more often
   than that comes back as `Done.lost`, with no record;
 - records come back to this process as they finish (`as_completed`) and the
@@ -69,23 +70,52 @@ class DaskPool:
     def run(self, jobs: Iterable[Job], context: RunContext) -> Iterator[Done]:
         """Submit every job at once (one slot each); yield a Done per job as it finishes. Leaving early
         (Ctrl-C, an error) cancels the rest and stops the runs in progress (their children clean up)."""
-        from distributed import Event, as_completed
-
-        cancel = "migbench-cancel-%s" % uuid.uuid4().hex
-        event = Event(cancel, client=self.client)
-        futures = {}
-        try:
+        with self.session(context) as session:
             for job in jobs:
-                task = Task.of(job, context, self.cluster_info(), cancel)
-                future = self.client.submit(perform, task, resources={RESOURCE: 1}, pure=False,
-                                            key="migbench-%s-%s" % (job.planned.cell.slug(job.repeat), uuid.uuid4().hex[:8]))
-                futures[future] = job
-            for future in as_completed(list(futures)):
-                yield _done(futures.pop(future), future)
-        finally:
-            if futures:
-                event.set()  # running children stop and clean up; queued tasks never start
-                self.client.cancel(list(futures), force=True)
+                session.submit(job)
+            while session.pending:
+                yield session.next()
+
+    def session(self, context: RunContext) -> "Session":
+        """Jobs submitted one by one, collected as they finish (a bisection decides its next probe from
+        the last one's outcome)."""
+        return Session(self, context)
+
+
+class Session:
+    """Submitted jobs of one command: `submit`, `next` (blocks until one is done), `pending`. Leaving the
+    with block with jobs pending cancels them: queued ones never start, running ones stop (SIGTERM to
+    their children, which clean up as after Ctrl-C) and leave no record."""
+
+    def __init__(self, pool: DaskPool, context: RunContext):
+        from distributed import as_completed
+
+        self.pool, self.context = pool, context
+        self.futures: dict = {}
+        self.completed = as_completed()
+
+    @property
+    def pending(self) -> int:
+        return len(self.futures)
+
+    def submit(self, job: Job) -> None:
+        task = Task.of(job, self.context, self.pool.cluster_info())
+        key = "migbench-%s-%s" % (job.planned.cell.slug(job.repeat), uuid.uuid4().hex[:8])
+        future = self.pool.client.submit(perform, task, resources={RESOURCE: 1}, pure=False, key=key)
+        self.futures[future] = job
+        self.completed.add(future)
+
+    def next(self) -> Done:
+        future = next(self.completed)
+        return _done(self.futures.pop(future), future)
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.futures:  # queued tasks never start; running ones stop their children (task.py)
+            self.pool.client.cancel(list(self.futures), force=True)
+            self.futures.clear()
 
 
 def _done(job: Job, future) -> Done:

@@ -13,7 +13,8 @@ interpreter, which is a serial migbench for one run, and waits for it:
 - the child dies with the worker (PR_SET_PDEATHSIG), cleaning up as after a
   Ctrl-C (measured process killed, cgroup removed, scratch database dropped),
   and Dask runs the task again on another worker: no record was made;
-- the client's cancel event (its Ctrl-C) stops a running child the same way.
+- a task the client cancelled (its Ctrl-C, or the client gone) stops its running child
+  the same way: the worker marks the task cancelled, which the waiting loop reads.
 The record comes back as JSON text (and a profiled run's exported files as
 bytes); the client stores it. Nothing is written on the worker but caches.
 """
@@ -31,7 +32,7 @@ from pathlib import Path
 from migbench.bench.records import Cell
 from migbench.bench.run.jobs import Job, RunContext
 
-_POLL_S = 2.0  # how often a waiting task looks at the client's cancel event
+_POLL_S = 1.0  # how often a waiting task asks whether it was cancelled
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,12 @@ class Task:
     profile: str | None
     context: RunContext
     cluster: dict  # {"scheduler", "workers", "slots_by_worker": {address: slots on its machine}}
-    cancel: str = ""  # name of the client's cancel event
 
     @classmethod
-    def of(cls, job: Job, context: RunContext, cluster: dict, cancel: str) -> "Task":
+    def of(cls, job: Job, context: RunContext, cluster: dict) -> "Task":
         planned = job.planned
         request = planned.request or (planned.cell.django_version, planned.cell.python_version)
-        return cls(planned.cell, request, job.repeat, job.dev_loop, job.profile, context, cluster, cancel)
+        return cls(planned.cell, request, job.repeat, job.dev_loop, job.profile, context, cluster)
 
 
 def perform(task: Task) -> dict:
@@ -67,7 +67,7 @@ def perform(task: Task) -> dict:
         with open(log_path, "wb") as log:
             child = subprocess.Popen([sys.executable, "-m", "migbench.bench.cluster.child", str(task_path),
                                       str(result_path)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-            _wait(child, task.cancel)
+            _wait(child, _cancelled(worker))
         if result_path.is_file():
             result = pickle.loads(result_path.read_bytes())
         else:
@@ -82,20 +82,15 @@ def _with_cluster(task: Task, cluster: dict) -> Task:
     return dataclasses.replace(task, cluster=cluster)
 
 
-def _wait(child: subprocess.Popen, cancel: str) -> None:
-    """Wait for the child; stop it (SIGTERM: it cleans up as after Ctrl-C) when the client cancels."""
-    event = _event(cancel)
+def _wait(child: subprocess.Popen, cancelled) -> None:
+    """Wait for the child; stop it (SIGTERM: it cleans up as after Ctrl-C) when its task is cancelled."""
     while True:
         try:
             child.wait(timeout=_POLL_S)
             return
         except subprocess.TimeoutExpired:
             pass
-        try:
-            cancelled = event is not None and event.is_set()
-        except Exception:  # the scheduler is gone: the client is gone too
-            cancelled = True
-        if cancelled:
+        if cancelled():
             child.terminate()
             try:
                 child.wait(timeout=60)
@@ -105,22 +100,25 @@ def _wait(child: subprocess.Popen, cancel: str) -> None:
             return
 
 
+def _cancelled(worker):
+    """Is this task still wanted? The worker's own state says (no client: a client made in a worker
+    thread outlives the worker's loop and complains at exit)."""
+    if worker is None:
+        return lambda: False
+    key = worker.get_current_task()
+
+    def cancelled() -> bool:
+        state = worker.state.tasks.get(key)
+        return state is None or state.state in ("cancelled", "released", "forgotten")
+
+    return cancelled
+
+
 def _this_worker():
     try:
         from distributed import get_worker
 
         return get_worker()
-    except (ImportError, ValueError):
-        return None
-
-
-def _event(name: str):
-    if not name:
-        return None
-    try:
-        from distributed import Event
-
-        return Event(name)
     except (ImportError, ValueError):
         return None
 

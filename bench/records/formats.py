@@ -181,7 +181,7 @@ V1_TYPES = {
     "error": nullable(Obj({"stderr_tail": STR, "stdout_tail": STR, "step": STR})),
     "command": Obj({"migbench": ListOf(STR), "child": ListOf(STR)}),
     "host": Obj({"hostname": STR, "cpu_count": nullable(COUNT), "ram_bytes": nullable(COUNT),
-                 "load_1m": nullable(NUMBER)}),
+                 "load_1m": nullable(NUMBER), "machine_id": nullable(STR)}),
     "started_at": STR,
     "migbench_version": STR,
     # added within v1 (V1_ADDED): checked when present

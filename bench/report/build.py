@@ -15,14 +15,15 @@ import datetime
 from dataclasses import dataclass, field
 
 from .charts import Chart, build_charts
+from .concurrency import machine_line
 from .costs import report_tables
 from .headline import Headline, headlines
 from .load import ResultSet
 from .minimal import cap_searches
 from .profile_tables import report_tables as profile_tables
 from .profiles import FileLinks, cell_lines, file_links, opener_lines, profiled_cells
-from .tables import (Table, cell_table, group_by_cell, minimal_cap_table, problem_lines, provenance_table,
-                     strategy_tables)
+from .tables import (CONCURRENT_TITLE, Table, cell_table, concurrent_table, group_by_cell, minimal_cap_table,
+                     problem_lines, provenance_table, strategy_tables)
 
 
 @dataclass
@@ -116,7 +117,11 @@ def build_report(results: ResultSet, sources: list[str], title: str | None = Non
         elif chosen or tables:
             sections.append(Section(heading, intro, charts=chosen, tables=tables))
     if records:  # else profiled runs only: they are no cell's runs
-        sections.append(Section("Runs", "Every cell, one row each.", tables=[cell_table(by_cell)]))
+        shared = concurrent_table(by_cell)
+        sections.append(Section("Runs", "Every cell, one row each." + (
+            " Times are of solo runs; those of runs measured while other runs shared the machine are in the "
+            "last table (%s), never mixed with them." % CONCURRENT_TITLE if shared else ""),
+            tables=[cell_table(by_cell)] + ([shared] if shared else [])))
     problems = problem_lines(by_cell)
     if problems:
         sections.append(Section(
@@ -126,7 +131,8 @@ def build_report(results: ResultSet, sources: list[str], title: str | None = Non
     sections.append(Section(
         "Provenance", "Where and with what every figure was measured. Each record also holds the full "
         "command, the child's argv, the host and the limiter's reading.",
-        tables=[provenance_table(records or results.profiled)], lines=["note in the records: " + n for n in notes]))
+        tables=[provenance_table(records or results.profiled)],
+        lines=[machine_line(records or results.profiled)] + ["note in the records: " + n for n in notes]))
     scenarios = sorted({r.scenario["name"] for r in records + results.profiled})
     return Report(
         title=title or "migbench report: %s" % ", ".join(scenarios),

@@ -9,7 +9,7 @@ question per project, so it picks, per scenario name:
   the most strategies that finished, then no cap (or the largest), then the
   longest `all`: the comparison the run was made for;
 - of each cell, the repeat with the median wall time (`representative`), the
-  same run the memory timeline draws.
+  same run the memory timeline draws; a solo repeat when the cell has one.
 
 Also the strategies' reading order, shared by the charts and the tables.
 No side effects.
@@ -24,6 +24,8 @@ from typing import Sequence
 
 from migbench.bench.records import Cell, RunRecord
 
+from .concurrency import timed
+
 # Strategies in the order a reader meets them (docs/strategies.md); others follow alphabetically.
 STRATEGY_ORDER = ("all", "per-app", "backward", "rollback", "squash", "squash-final", "zero", "optimize", "floor")
 
@@ -35,8 +37,9 @@ def strategy_key(strategy: str) -> tuple:
 
 
 def representative(repeats: Sequence[RunRecord]) -> RunRecord:
-    """The repeat with the median wall time (the lower middle for an even count)."""
-    ordered = sorted(repeats, key=lambda r: (r.wall_s, r.repeat))
+    """The repeat with the median wall time (the lower middle for an even count), among the solo
+    repeats when there are any (concurrency.py: a concurrent run's time is not comparable)."""
+    ordered = sorted(timed(repeats)[0] or repeats, key=lambda r: (r.wall_s, r.repeat))
     return ordered[(len(ordered) - 1) // 2]
 
 

@@ -15,6 +15,10 @@ picks the comparison group), in this order:
 - the largest contributors: the slowest apps and migrations of the `all` run
   (the winner's, without one), from bench/report/attribution.py.
 
+Times are a strategy's solo runs' when it has any, else its concurrent runs'
+(measured while other runs shared the machine: concurrency.py), and a line
+says when a comparison rests on concurrent timings; peaks use every ok run.
+
 No side effects.
 """
 
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 from migbench.bench.records import RunRecord
 
 from .attribution import attribute
+from .concurrency import CONCURRENT, SHARED, timed
 from .focus import Focus, focus_groups, representative
 
 BASELINE = "all"
@@ -48,7 +53,8 @@ def headlines(records: list[RunRecord]) -> list[Headline]:
 def headline(focus: Focus) -> Headline:
     ok = {s: [r for r in runs if r.outcome == "ok"] for s, runs in focus.cells.items()}
     finished = {s: runs for s, runs in ok.items() if 2 * len(runs) > len(focus.cells[s])}
-    wall = {s: statistics.median(r.wall_s for r in runs) for s, runs in finished.items()}
+    times = {s: timed(runs) for s, runs in finished.items()}  # strategy -> (its solo runs, or concurrent; kind)
+    wall = {s: statistics.median(r.wall_s for r in times[s][0]) for s in finished}
     peak = {s: statistics.median(r.peak_rss_bytes for r in runs) for s, runs in finished.items()}
     repeats = max(len(runs) for runs in focus.cells.values())
     lines = ["Measured on %s; %s." % (focus.where(), "medians of %d runs per strategy" % repeats
@@ -64,10 +70,14 @@ def headline(focus: Focus) -> Headline:
         return Headline(title, lines + more + _elsewhere(focus) + _contributors(focus))
     candidates = [s for s in wall if s != BOUND and not _emptied(finished[s])]
     best = min(candidates, key=lambda s: (wall[s], s)) if candidates else None
+    shared = [s for s in finished if times[s][1] == CONCURRENT]
     if best is None:
         title = "%s: no strategy finished" % focus.scenario
     else:
-        title, line = _winner(focus.scenario, best, {s: wall[s] for s in candidates}, peak, finished)
+        title, line = _winner(focus.scenario, best, {s: wall[s] for s in candidates}, peak,
+                              {s: times[s][0] for s in finished})
+        if {best, BASELINE} & set(shared):
+            title += " (concurrent timings)"
         lines.append(line)
         low = min(candidates, key=lambda s: (peak[s], s))
         if peak[low] < 0.95 * peak[best]:  # a lower peak worth a line of its own
@@ -81,6 +91,8 @@ def headline(focus: Focus) -> Headline:
                 continue
             ratio = " (%.2fx all's time)" % (wall[other] / wall[BASELINE]) if wall.get(BASELINE) else ""
             lines.append(_costs(other, focus.cells[other])[:-1] + ratio + ".")
+    if shared:
+        lines.append(_shared_line(shared, len(finished)))
     base = wall.get(BASELINE)
     if BOUND in wall and base:
         lines.append("Floor (the same SQL replayed without Django): %s, %.2fx all: the schema's own cost; "
@@ -93,6 +105,18 @@ def headline(focus: Focus) -> Headline:
     if others:
         lines.append("Not equivalent to all: %s." % "; ".join("%s (%s)" % (s, found[0]) for s, found in others))
     return Headline(title, lines + _elsewhere(focus) + _contributors(focus))
+
+
+def _shared_line(shared: list[str], finished: int) -> str:
+    """Which strategies' times rest on concurrent runs, and what that means for the comparison."""
+    if finished == 1:
+        return "Its time was %s (no solo run): longer than it would take alone; its peak is unaffected." % SHARED
+    if len(shared) == finished:
+        return ("Every time here was %s (no solo run): the strategies compare like with like, but each "
+                "took longer than it would alone." % SHARED)
+    return ("The times of %s rest on runs %s (no solo run): slower than alone, so their comparison with the "
+            "other strategies' solo times is not like with like; their peaks are unaffected." % (
+                ", ".join(shared), SHARED))
 
 
 def _winner(scenario: str, best: str, wall: dict, peak: dict, runs: dict | None = None) -> tuple[str, str]:
@@ -138,10 +162,14 @@ def _single(focus: Focus) -> tuple[str, list[str]]:
     strategy, runs = next(iter(focus.cells.items()))
     ok = [r for r in runs if r.outcome == "ok"]
     if ok:
-        wall = statistics.median(r.wall_s for r in ok)
+        chosen, kind = timed(ok)
+        wall = statistics.median(r.wall_s for r in chosen)
         peak = statistics.median(r.peak_rss_bytes for r in ok)
-        title = "%s: %s takes %s, peak %s" % (focus.scenario, strategy, _s(wall), _mb(peak))
+        title = "%s: %s takes %s, peak %s%s" % (focus.scenario, strategy, _s(wall), _mb(peak),
+                                                " (concurrent timings)" if kind == CONCURRENT else "")
         more = [] if len(ok) == len(runs) else ["Did not finish: %s." % _crash(strategy, runs)]
+        if kind == CONCURRENT:
+            more.append(_shared_line([strategy], 1))
         return title, more
     return "%s: %s did not finish (%s)" % (focus.scenario, strategy, _crash(strategy, runs)), []
 

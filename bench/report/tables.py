@@ -2,7 +2,10 @@
 
 Every figure is the median over a cell's repeats with `±` half the range
 (repeats are few and timings skewed: see bench/analysis/stats.py), computed from
-stored records only.
+stored records only. Times come from one kind of run only (concurrency.py):
+the cell table's and strategy tables' from solo runs (a strategy table whose
+runs are all concurrent says so), and the timings of runs measured while other
+runs shared the machine are shown apart (`concurrent_table`); peaks from every run.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from migbench.bench.records import Cell, RunRecord, test_database_step
 from migbench.units import format_size
 
 from .attribution import applied_count
+from .concurrency import CONCURRENT, SHARED, SOLO, machine_of, of_kind, preferred_kind, sharing_text, split
+from .concurrency import timing_mode
 
 MB = 2**20
 
@@ -42,31 +47,37 @@ def cell_table(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | None = 
     several = len({(c.scenario, c.scenario_sha256) for c in cells}) > 1
     engines = len({c.database for c in cells}) > 1
     servers = any(_server_peak(r) for c in cells for r in by_cell[c])
+    shared = any(timing_mode(r) == CONCURRENT for c in cells for r in by_cell[c])
     columns = (("scenario",) if several else ()) + ("strategy", "django", "python") + (
         ("database",) if engines else ()) + (
-        "cap", "runs", "outcome", "wall s", "peak MB", "limiter peak MB") + (
+        "cap", "runs", "outcome", "wall s") + (("concurrent wall s",) if shared else ()) + (
+        "peak MB", "limiter peak MB") + (
         ("DB server peak MB",) if servers else ()) + ("stopped in",)
     rows = []
     for cell in cells:
         records = sorted(by_cell[cell], key=lambda r: r.repeat)
         stopped = sorted({r.failed_during for r in records if r.failed_during})
+        solo, concurrent = split(records)
         row = (scenario_label(cell, records[0]),) if several else ()
         rows.append(row + (
             cell.strategy, cell.django_version, cell.python_version + (" (shim)" if records[0].shim else "")) + (
             (cell.database,) if engines else ()) + (
             cell.memory_label, str(len(records)), outcomes(records),
-            median_text([r.wall_s for r in records], "%.1f"),
+            median_text([r.wall_s for r in solo], "%.1f")) + (
+            (median_text([r.wall_s for r in concurrent], "%.1f"),) if shared else ()) + (
             median_text([r.peak_rss_bytes / MB for r in records], "%.0f"),
             median_text([r.limit_peak_bytes / MB for r in records if r.limit_peak_bytes], "%.0f")) + (
             (median_text([_server_peak(r) / MB for r in records if _server_peak(r)], "%.0f"),) if servers else ()) + (
             ", ".join(stopped),))
-    numeric = frozenset(columns.index(name) for name in ("runs", "wall s", "peak MB", "limiter peak MB",
-                                                         "DB server peak MB") if name in columns)
+    numeric = frozenset(columns.index(name) for name in ("runs", "wall s", "concurrent wall s", "peak MB",
+                                                         "limiter peak MB", "DB server peak MB") if name in columns)
     return Table("Runs by cell", columns, rows, numeric,
                  note="median over the cell's runs, ± half the range; limiter peak = the limiter's own peak "
              "(cgroup memory.peak / max_usage_in_bytes: includes page cache)" + (
                  "; DB server peak = the database server's own peak (sum of PSS of its processes), not in the cap"
-                 if servers else ""))
+                 if servers else "") + (
+                 "; wall s = solo runs only, concurrent wall s = runs %s (slower: never mixed into wall s); "
+                 "peaks from every run" % SHARED if shared else ""))
 
 
 def _server_peak(record: RunRecord) -> int | None:
@@ -98,7 +109,9 @@ def strategy_tables(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | No
     for (scenario, _, django, python, cap, database), members in groups.items():
         if len({c.strategy for c in members}) < 2:
             continue
-        figures = {c.strategy: strategy_figures(by_cell.get(c, [])) for c in members}
+        group = [r for c in members for r in by_cell.get(c, [])]
+        kind = preferred_kind([r for r in group if r.outcome == "ok"])
+        figures = {c.strategy: strategy_figures(by_cell.get(c, []), kind) for c in members}
         base = figures.get("all") or {}
         rows = []
         for cell in members:
@@ -110,9 +123,15 @@ def strategy_tables(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | No
                 _fmt(row.get("testdb"), "%.2f"), _ratio(row.get("testdb"), base.get("testdb")),
                 _fmt(row.get("testdb_peak"), "%.0f"), _ratio(row.get("testdb_peak"), base.get("testdb_peak")),
                 _fmt(row.get("mm"), "%.2f"), _fmt(row.get("plan"), "%.2f"), row.get("checks", "-")))
-        title = "strategies vs all: %sDjango %s / Python %s / %scap %s (medians of ok runs)" % (
-            (scenario + ": ") if several else "", django, python, (database + " / ") if engines else "", cap)
-        tables.append(Table(title, STRATEGY_COLUMNS, rows, frozenset(range(1, 12)), note=STRATEGY_NOTE))
+        title = "strategies vs all: %sDjango %s / Python %s / %scap %s (medians of ok runs%s)" % (
+            (scenario + ": ") if several else "", django, python, (database + " / ") if engines else "", cap,
+            "; concurrent timings: every run %s" % SHARED if kind == CONCURRENT else "")
+        left = len(of_kind([r for r in group if r.outcome == "ok"], CONCURRENT)) if kind == SOLO else 0
+        tables.append(Table(title, STRATEGY_COLUMNS, rows, frozenset(range(1, 12)), note=STRATEGY_NOTE + (
+            "; times (and their x all) are of solo runs: %d ok run%s %s %s left out of them (their times are "
+            "in \"%s\"; the peaks include them)" % (left, "" if left == 1 else "s", SHARED,
+                                                    "is" if left == 1 else "are", CONCURRENT_TITLE)
+            if left else "")))
     return tables
 
 
@@ -121,6 +140,51 @@ STRATEGY_COLUMNS = ("strategy", "migrations", "migrate s", "x all", "peak MB", "
 STRATEGY_NOTE = ("migrations = how many the strategy applied (unapplied, going backward); x all = the ratio to "
                  "`all`'s median; test DB = `manage.py test` creating the test database; migrate --plan is "
                  "showmigrations before Django 2.2")
+
+
+CONCURRENT_TITLE = "Timings measured while other runs shared the machine"
+
+
+def concurrent_table(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell] | None = None) -> Table | None:
+    """One row per cell with runs measured while other measured runs shared its machine: their times,
+    kept apart from every solo figure; None when no run was concurrent."""
+    cells = list(by_cell) if cells is None else [c for c in cells if by_cell.get(c)]
+    shared = [c for c in cells if of_kind(by_cell[c], CONCURRENT)]
+    if not shared:
+        return None
+    several = len({(c.scenario, c.scenario_sha256) for c in shared}) > 1
+    engines = len({c.database for c in shared}) > 1
+    alls = {_group_key(c): c for c in by_cell if c.strategy == "all"}
+    columns = (("scenario",) if several else ()) + ("strategy", "django", "python") + (
+        ("database",) if engines else ()) + ("cap", "runs", "outcome", "migrate s", "x all",
+                                             "test DB s", "makemigrations --check s", "shared with")
+    rows = []
+    for cell in shared:
+        records = sorted(by_cell[cell], key=lambda r: r.repeat)
+        concurrent = of_kind(records, CONCURRENT)
+        figures = strategy_figures(concurrent, CONCURRENT)
+        base = alls.get(_group_key(cell))
+        base_wall = strategy_figures(by_cell[base], CONCURRENT).get("wall") if base else None
+        row = (scenario_label(cell, records[0]),) if several else ()
+        rows.append(row + (cell.strategy, cell.django_version, cell.python_version) + (
+            (cell.database,) if engines else ()) + (
+            cell.memory_label, "%d of %d" % (len(concurrent), len(records)), outcomes(concurrent),
+            median_text([r.wall_s for r in concurrent if r.outcome == "ok"], "%.2f"),
+            _ratio(figures.get("wall"), base_wall), _fmt(figures.get("testdb"), "%.2f"),
+            _fmt(figures.get("mm"), "%.2f"), sharing_text(concurrent)))
+    numeric = frozenset(columns.index(name) for name in ("migrate s", "x all", "test DB s",
+                                                         "makemigrations --check s"))
+    return Table(CONCURRENT_TITLE, columns, rows, numeric, note=(
+        "runs %s (cluster workers on one host, two migbench at once): slower and noisier than solo runs, so "
+        "their times are in no other table's time, ratio or chart; runs = the cell's concurrent runs of all "
+        "its runs; medians of ok runs (migrate s: ± half the "
+        "range); x all = the ratio to `all`'s concurrent median of the same group; peaks are unaffected and "
+        "use every run in the tables above" % SHARED))
+
+
+def _group_key(cell: Cell) -> tuple:
+    return (cell.scenario, cell.scenario_sha256, cell.django_version, cell.python_version,
+            cell.memory_limit_bytes, cell.database)
 
 
 def minimal_cap_table(searches: list) -> Table | None:
@@ -158,7 +222,7 @@ def provenance_table(records: list[RunRecord]) -> Table:
         host = record.host or {}
         limiter = record.limiter or {}
         groups[(
-            host.get("hostname", "?"),
+            machine_of(record),
             "%s cores, %s GiB" % (host.get("cpu_count", "?"),
                                   "%.0f" % (host["ram_bytes"] / 2**30) if host.get("ram_bytes") else "?"),
             "%s %s" % (record.scenario.get("name"), str(record.scenario.get("sha256", ""))[:8]),
@@ -169,6 +233,7 @@ def provenance_table(records: list[RunRecord]) -> Table:
                                       (record.database.get("driver") or {}).get("module"),
                                       (record.database.get("driver") or {}).get("version")) if v),
             "%s %s" % (record.migbench_version, record.migbench_commit or ""),
+            timing_mode(record),
         )].append(record)
     rows = []
     for key, members in groups.items():
@@ -180,9 +245,10 @@ def provenance_table(records: list[RunRecord]) -> Table:
             "%.1f-%.1f" % (min(loads), max(loads)) if loads else "-",
             str(len(members)), command))
     return Table("Provenance", ("host", "machine", "scenario sha", "versions", "limiter", "database", "migbench",
-                                "date", "load 1m", "runs", "command"), rows, frozenset({9}),
-                 note="one row per distinct (host, scenario file, versions, limiter, database, migbench commit); "
-                      "the command is the first run's")
+                                "timing", "date", "load 1m", "runs", "command"), rows, frozenset({10}),
+                 note="one row per distinct (host, scenario file, versions, limiter, database, migbench commit, "
+                      "timing); host = hostname/machine id (the machine that measured); timing = solo, or "
+                      "concurrent: %s; the command is the first run's" % SHARED)
 
 
 def problem_lines(by_cell: dict[Cell, list[RunRecord]]) -> list[str]:
@@ -212,9 +278,10 @@ def median_text(values: list[float], fmt: str) -> str:
     return text
 
 
-def strategy_figures(records: list[RunRecord]) -> dict:
+def strategy_figures(records: list[RunRecord], kind: str = SOLO) -> dict:
     """Medians of one strategy cell's ok runs: migrations applied, migrate, test database,
-    makemigrations --check, plan."""
+    makemigrations --check, plan. Times (migrate, test database, the dev loop) from the ok runs
+    of `kind` only ("solo" or "concurrent"); migrations applied and peaks from every ok run."""
     if not records:
         return {}
     ok = [r for r in records if r.outcome == "ok"]
@@ -222,22 +289,21 @@ def strategy_figures(records: list[RunRecord]) -> dict:
     if not ok:
         figures["checks"] = outcomes(records)
         return figures
-    figures["wall"] = summarize([r.wall_s for r in ok]).median
+    timed = of_kind(ok, kind)
     figures["applied"] = summarize([applied_count(r.events) for r in ok]).median
     figures["peak"] = summarize([r.peak_rss_bytes / MB for r in ok]).median
-    tests = [step for step in (test_database_step(r.dev_loop) for r in ok) if step]
-    for key, steps in (("testdb", tests), ("mm", [r.dev_loop["makemigrations --check"] for r in ok
-                                                  if r.dev_loop and "makemigrations --check" in r.dev_loop])):
-        walls = [step["wall_s"] for step in steps]
-        if walls:
-            figures[key] = summarize(walls).median
-    peaks = [step["peak_rss_bytes"] / MB for step in tests]
+    peaks = [step["peak_rss_bytes"] / MB for step in (test_database_step(r.dev_loop) for r in ok) if step]
     if peaks:
         figures["testdb_peak"] = summarize(peaks).median
-    plans = [step["wall_s"] for r in ok for name, step in (r.dev_loop or {}).items()
-             if name in ("migrate --plan", "showmigrations")]
-    if plans:
-        figures["plan"] = summarize(plans).median
+    steps = {"wall": [r.wall_s for r in timed],
+             "testdb": [step["wall_s"] for step in (test_database_step(r.dev_loop) for r in timed) if step],
+             "mm": [r.dev_loop["makemigrations --check"]["wall_s"] for r in timed
+                    if r.dev_loop and "makemigrations --check" in r.dev_loop],
+             "plan": [step["wall_s"] for r in timed for name, step in (r.dev_loop or {}).items()
+                      if name in ("migrate --plan", "showmigrations")]}
+    for key, walls in steps.items():
+        if walls:
+            figures[key] = summarize(walls).median
     return figures
 
 

@@ -2,8 +2,10 @@
 
 Built from stored records (never from the run's memory), so a resumed matrix
 shows the cells of earlier invocations too; the rows are the same as the
-report's (bench/report/tables.py, costs.py). A record file that does not load
-is named and left out: the summary of the run just measured always prints.
+report's (bench/report/tables.py, costs.py): times of solo runs, and those
+of runs that shared their machine with other measured runs in a table apart.
+A record file that does not load is named and left out: the summary of the
+run just measured always prints.
 
 After the summary: the strategies side by side (when there are several),
 then where the time went in the largest cell (its slowest apps and
@@ -17,7 +19,7 @@ from collections import defaultdict
 from migbench.bench.records import Cell, ResultStore, RunRecord
 
 from . import costs
-from .tables import cell_table, problem_lines, render_text, strategy_tables
+from .tables import cell_table, concurrent_table, problem_lines, render_text, strategy_tables
 
 COST_APPS = 5
 COST_MIGRATIONS = 10
@@ -42,8 +44,13 @@ def records_by_cell(store: ResultStore, cells: list[Cell]) -> tuple[dict[Cell, l
 
 
 def summary_lines(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell]) -> list[str]:
-    """One row a cell (the matrix's order)."""
-    return render_text(cell_table(by_cell, cells))
+    """One row a cell (the matrix's order); then, when some runs shared their machine with other measured
+    runs, their timings apart (tables.py `concurrent_table`)."""
+    lines = render_text(cell_table(by_cell, cells))
+    shared = concurrent_table(by_cell, cells)
+    if shared:
+        lines += ["", shared.title] + render_text(shared)
+    return lines
 
 
 def strategy_lines(by_cell: dict[Cell, list[RunRecord]], cells: list[Cell], with_costs: bool = True) -> list[str]:

@@ -65,6 +65,21 @@ class Done:
     worker: str = ""
 
 
+class Session(Protocol):
+    """Jobs submitted one at a time and collected as they finish (a context manager: leaving it with jobs
+    pending cancels them, and a cancelled run leaves no record)."""
+
+    pending: int
+
+    def submit(self, job: Job) -> None: ...
+
+    def next(self) -> Done: ...  # blocks until a submitted job is done
+
+    def __enter__(self) -> "Session": ...
+
+    def __exit__(self, *exc) -> None: ...
+
+
 class Pool(Protocol):
     slots: int  # measurement slots: how many jobs run at once
 
@@ -72,5 +87,7 @@ class Pool(Protocol):
 
     def run(self, jobs: Iterable[Job], context: RunContext) -> Iterator[Done]: ...
 
+    def session(self, context: RunContext) -> Session: ...
 
-__all__ = ["Done", "Job", "Pool", "RunContext"]
+
+__all__ = ["Done", "Job", "Pool", "RunContext", "Session"]

@@ -106,9 +106,54 @@ class RecordProbe:
         self.planned, self.matrix, self.scenario, self.options = planned, matrix, scenario, options
         self.store, self.command, self.progress, self.pool = store, command, progress, pool
         self.records: list[tuple[RunRecord, Path]] = []  # every record this cell's bisection used
+        self._queued: list[tuple[int, int]] = []  # started, to run here (or read back) when `next` asks
+        self._started: dict = {}  # Job -> (cap, repeat), submitted to the pool's session
+        self._session = None
 
     def __call__(self, cap: int, repeat: int) -> Probe:
         return self.round([(cap, repeat)])[0]
+
+    # -- the search's slots (bench/run/bisect.py): start probes, collect them as they finish --------
+
+    def start(self, cap: int, repeat: int) -> None:
+        """Begin the probe at (cap, repeat): read back when recorded, submitted to the pool's session, or
+        queued to run here when `next` asks (one at a time)."""
+        cell = dataclasses.replace(self.planned.cell, memory_limit_bytes=cap)
+        if self.store.done(cell, repeat) or self.pool is None:
+            self._queued.append((cap, repeat))
+            return
+        if self._session is None:
+            self._session = self.pool.session(self._context())
+        job = Job(dataclasses.replace(self.planned, cell=cell), repeat)
+        self._session.submit(job)
+        self._started[job] = (cap, repeat)
+        self.progress.total = max(self.progress.total, self.progress.done + len(self._started))
+
+    def next(self) -> Probe:
+        """The next probe to finish: a queued one (recorded, or run here now), else the pool's next."""
+        if self._queued:
+            return self.round([self._queued.pop(0)])[0]
+        done = self._session.next()
+        cap, repeat = self._started.pop(done.job)
+        if done.record is None:  # cannot be prepared there, or lost: nothing measured
+            return Probe(cap, "error", None, 0.0, repeat, "cannot run: %s" % (done.error or done.lost))
+        path = self.store.write(done.record)
+        self.progress.done += 1
+        self.records.append((done.record, path))
+        record = done.record
+        return Probe(cap, record.outcome, record.peak_rss_bytes, record.wall_s, repeat, record.outcome_reason,
+                     limit_peak_bytes=record.limit_peak_bytes, source=path.name)
+
+    def close(self) -> None:
+        """Cancel what the search left running (an error stopped it, Ctrl-C): no record is kept of it."""
+        if self._session is not None:
+            self._session.__exit__(None, None, None)
+            self._session = None
+        self._queued, self._started = [], {}
+
+    def _context(self) -> RunContext:
+        return RunContext(self.scenario, self.options, self.command, self.matrix.project_target,
+                          dict(zip((e.name for e in self.matrix.engines), self.options.databases)))
 
     def round(self, requests: list[tuple[int, int]]) -> list[Probe]:
         """The probes at (cap, repeat) of one round, in order: recorded ones read back, the others run
@@ -139,9 +184,7 @@ class RecordProbe:
         self.progress.total = max(self.progress.total, self.progress.done + len(todo))  # the total was a guess
         if self.pool is not None and todo:
             jobs = {Job(dataclasses.replace(self.planned, cell=cells[i][0]), cells[i][1]): i for i in todo}
-            context = RunContext(self.scenario, self.options, self.command, self.matrix.project_target,
-                                 dict(zip((e.name for e in self.matrix.engines), self.options.databases)))
-            for done in self.pool.run(list(jobs), context):
+            for done in self.pool.run(list(jobs), self._context()):
                 index = jobs[done.job]
                 if done.record is None:
                     results[index] = "cannot run: %s" % (done.error or done.lost)

@@ -23,7 +23,7 @@ CONTRACT = {
     "memory_limit_bytes", "limiter", "strategy", "django_version", "python_version", "shim",
     "database", "scenario", "project", "phases", "failed_during", "last_migration", "events",
     "samples", "error", "command", "host", "started_at", "migbench_version", "notes", "migbench_commit",
-    "steps", "validation", "transform", "dev_loop", "deploy", "profile",
+    "steps", "validation", "transform", "dev_loop", "deploy", "profile", "concurrency", "cluster",
 }
 
 

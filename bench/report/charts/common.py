@@ -22,6 +22,7 @@ from migbench.bench.records import RunRecord
 from migbench.bench.report.load import version_key  # noqa: F401  (the charts' version order is the loader's)
 # one strategy order and one representative run for the charts, the cost tables and the headline
 from migbench.bench.report.focus import STRATEGY_ORDER, representative, strategy_key  # noqa: F401
+from migbench.bench.report.concurrency import timed
 from migbench.units import format_size
 
 T = TypeVar("T")
@@ -338,9 +339,10 @@ class CellStats:
 
 
 def cell_stats(repeats: Sequence[RunRecord]) -> CellStats:
+    """The wall from the chosen repeats' solo runs, else their concurrent ones (never both); the peak from all."""
     outcome, note = majority_outcome(repeats)
     chosen = [r for r in repeats if r.outcome == outcome]
-    return CellStats(tuple(repeats), outcome, note, summarize([r.wall_s for r in chosen]),
+    return CellStats(tuple(repeats), outcome, note, summarize([r.wall_s for r in timed(chosen)[0]]),
                      summarize([r.peak_rss_bytes for r in chosen]))
 
 

@@ -12,6 +12,7 @@ from matplotlib.patches import Rectangle
 
 from migbench.bench.records import RunRecord
 
+from ..concurrency import times_note
 from .common import (Chart, by_project, cap_key, cap_label, cell_stats, fmt_mb, fmt_s_short, group_by,
                      join_words, names_with_several_sizes, new_figure, outcome_colour, outcome_legend_handles,
                      scenario_title, slugify, sort_outcomes, text_colour_on, to_png, version_key)
@@ -127,4 +128,7 @@ def caption(rows: list, caps: list, stats: dict, repeats: int) -> str:
                            + (["%d more" % (len(safe_rows) - 4)] if len(safe_rows) > 4 else []))
         sentences.append("%s finished in every cell%s, peaking at %s at most." % (
             names, " (caps down to %s)" % smallest if smallest else "", fmt_mb(top)))
+    shared = times_note([r for s in stats.values() for r in s.records if r.outcome == s.outcome], per_cell=True)
+    if shared:
+        sentences.append(shared)
     return " ".join(sentences)

@@ -19,12 +19,16 @@ A one-variable series with five sizes or more also gets the fit over its
 three largest sizes (`growth.fit_largest`), dotted: a fixed cost (creating
 the models) bends the full-range line, and the largest sizes say how cost
 grows from there on (README, "How the cost grows": 128-512 migrations).
+
+Times (points and time fits) come from one kind of run per chart: the solo
+runs, or the concurrent ones when no ok run is solo (concurrency.py); a size
+without a run of that kind has no time point. Peaks use every ok run.
 """
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
@@ -33,6 +37,7 @@ from migbench.bench.analysis import growth
 from migbench.bench.analysis.stats import Summary, summarize
 from migbench.bench.records import Cell, RunRecord
 
+from ..concurrency import CONCURRENT, of_kind, preferred_kind, times_note
 from .common import (MB, SERIES_COLOURS, Chart, cap_key, fmt_s, group_by, new_figure, outcome_colour,
                      plain_log_axis, slugify, sort_outcomes, strategy_key, swept, to_png, version_key)
 
@@ -48,7 +53,7 @@ QUANTITIES = (("time", "wall time (s)", lambda r: r.wall_s, 1.0),
 class Point:
     sizes: dict  # variable -> count (median over the size's ok runs)
     level: tuple  # the other knobs' values: one fitted line per level in two-variable charts
-    values: dict  # quantity -> Summary (axis units)
+    values: dict  # quantity -> Summary (axis units); "time" None without a run of the chart's timing kind
 
 
 @dataclass
@@ -107,8 +112,9 @@ def series_for(records: list[RunRecord], variables: tuple[str, ...] | str) -> li
     if isinstance(variables, str):
         variables = (variables,)
     x = variables[0]
-    fits = growth.fit_series(records, variables)
-    tails = growth.fit_largest(records, variables, TAIL_SIZES) if len(variables) == 1 else {}
+    kind = preferred_kind([r for r in records if r.outcome == "ok"])
+    fits = _like_with_like(growth.fit_series, records, variables, kind)
+    tails = _like_with_like(growth.fit_largest, records, variables, kind, TAIL_SIZES) if len(variables) == 1 else {}
     groups = group_by(records, lambda r: growth.series_of(r.cell()))
     keys = sorted(groups, key=series_sort_key)
     result = []
@@ -118,13 +124,23 @@ def series_for(records: list[RunRecord], variables: tuple[str, ...] | str) -> li
         points = []
         for sha, runs in group_by(ok, lambda r: r.scenario.get("sha256", "")).items():
             sizes = {v: statistics.median(r.project[v] for r in runs) for v in variables}
-            values = {q: summarize([read(r) / scale for r in runs]) for q, _label, read, scale in QUANTITIES}
+            values = {q: summarize([read(r) / scale for r in (of_kind(runs, kind) if q == "time" else runs)])
+                      for q, _label, read, scale in QUANTITIES}
             points.append(Point(sizes, _level(runs[0], variables), values))
         points.sort(key=lambda p: (p.sizes[x], p.level))
         crashes = [(r.project.get(x), r) for r in group if r.outcome != "ok" and (r.project or {}).get(x)]
         tail = tails.get(key) if len(points) >= TAIL_MIN_SIZES else None
         result.append(Series(key, growth.series_label(key, keys), points, crashes, fits.get(key), tail))
     return result
+
+
+def _like_with_like(fit, records: list[RunRecord], variables: tuple[str, ...], kind: str, *more) -> dict:
+    """`fit` (growth.fit_series or fit_largest) with the time fitted over runs of `kind` only, the peak over all."""
+    fits = fit(records, variables, *more)
+    if not of_kind(records, CONCURRENT):
+        return fits
+    timed = fit(of_kind(records, kind), variables, *more)
+    return {key: replace(found, time=timed[key].time if key in timed else None) for key, found in fits.items()}
 
 
 def _level(record: RunRecord, variables: tuple[str, ...]) -> tuple:
@@ -157,7 +173,8 @@ def build(records: list[RunRecord]) -> list[Chart]:
         series = series_for(group, variables)
         if not any(s.points for s in series):
             continue
-        charts.append(_chart(name, variables, series, knobs if names.count(name) > 1 else None))
+        charts.append(_chart(name, variables, series, knobs if names.count(name) > 1 else None,
+                             times_note([r for r in group if r.outcome == "ok"])))
     return charts
 
 
@@ -179,7 +196,8 @@ def tail_range(s: Series, x: str) -> tuple[float, float]:
     return sizes[0], sizes[-1]
 
 
-def _chart(name: str, variables: tuple[str, ...], series: list[Series], knobs: tuple | None = None) -> Chart:
+def _chart(name: str, variables: tuple[str, ...], series: list[Series], knobs: tuple | None = None,
+           note: str = "") -> Chart:
     x = variables[0]
     figure = new_figure(5.2)
     axes = figure.subplots(1, 2)
@@ -188,11 +206,12 @@ def _chart(name: str, variables: tuple[str, ...], series: list[Series], knobs: t
         handles = []
         for index, s in enumerate(series):
             colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
-            if s.points:
-                medians = [p.values[quantity].median for p in s.points]
-                err = [[p.values[quantity].median - p.values[quantity].low for p in s.points],
-                       [p.values[quantity].high - p.values[quantity].median for p in s.points]]
-                ax.errorbar([p.sizes[x] for p in s.points], medians, yerr=err, fmt="o", ms=6, color=colour,
+            points = [p for p in s.points if p.values[quantity] is not None]
+            if points:
+                medians = [p.values[quantity].median for p in points]
+                err = [[p.values[quantity].median - p.values[quantity].low for p in points],
+                       [p.values[quantity].high - p.values[quantity].median for p in points]]
+                ax.errorbar([p.sizes[x] for p in points], medians, yerr=err, fmt="o", ms=6, color=colour,
                             ecolor=colour, capsize=3, zorder=3)
             fit = _growth_of(s, quantity)
             label = s.label + "\n"
@@ -226,7 +245,7 @@ def _chart(name: str, variables: tuple[str, ...], series: list[Series], knobs: t
     png = to_png(figure)
     slug = slugify("scaling", name, *(knobs or ()), "runs" if knobs == () else "")
     return Chart(slug=slug, kind="scaling", title=title,
-                 caption=caption(series, variables), png=png)
+                 caption=" ".join(filter(None, (caption(series, variables), note))), png=png)
 
 
 def _fit_lines(ax, s: Series, fit, x: str, scale: float, colour: str) -> None:
@@ -257,7 +276,8 @@ def _axes(ax, quantity, ylabel, read, scale, series, xs_all, x, legend_share: fl
     """Log-log axes; the top `legend_share` of the height is left free for the legend."""
     ax.set_xscale("log")
     ax.set_yscale("log")
-    y_values = [v for s in series for p in s.points for v in (p.values[quantity].low, p.values[quantity].high)]
+    y_values = [v for s in series for p in s.points if p.values[quantity] is not None
+                for v in (p.values[quantity].low, p.values[quantity].high)]
     y_values += [read(r) / scale for s in series for _, r in s.crashes]
     y_values = [v for v in y_values if v > 0]
     if y_values:
@@ -282,7 +302,7 @@ def _axes(ax, quantity, ylabel, read, scale, series, xs_all, x, legend_share: fl
 def caption(series: list[Series], variables: tuple[str, ...] | str) -> str:
     if isinstance(variables, str):
         variables = (variables,)
-    repeats = max((p.values["time"].n for s in series for p in s.points), default=1)
+    repeats = max((p.values["peak"].n for s in series for p in s.points), default=1)
     what = " and ".join(variables)
     sentences = ["Each point is %s at one project size; dashed lines are power laws fitted on log-log axes "
                  "(as in the sweep summary), whose exponent says how cost grows with %s "
@@ -326,6 +346,8 @@ def _largest_point(series: list[Series], x: str):
     for s in series:
         for p in s.points:
             time: Summary = p.values["time"]
+            if time is None:
+                continue
             if best is None or (p.sizes[x], time.median) > (best[0], best[2].median):
                 best = (p.sizes[x], s.label, time, p.values["peak"])
     return best

@@ -7,7 +7,9 @@ medians over repeats with min..max whiskers, coloured by outcome, the value
 and the ratio to `all` written at the end of each bar. The ratio is one
 median over the other, as in the report's strategy table (so the number
 agrees with the bars and the table beside the chart); a strategy whose runs
-crashed gets no ratio, only its outcome.
+crashed gets no ratio, only its outcome. Times (migrate, test database) come
+from one kind of run per chart: the solo runs, or the concurrent ones when no
+run of the chart is solo (concurrency.py); the caption says which. Peaks from all.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from migbench.bench.analysis.stats import summarize
 from migbench.bench.records import RunRecord, test_database_step
 
+from ..concurrency import SOLO, of_kind, preferred_kind, times_note
 from .common import (MB, Chart, cap_label, cell_sort_key, fmt_mb, fmt_ratio, fmt_s, fmt_s_short, group_by,
                      majority_outcome, names_with_several_sizes, new_figure, outcome_colour,
                      outcome_legend_handles, scenario_key, scenario_title, slugify, sort_outcomes,
@@ -39,8 +42,9 @@ def build(records: list[RunRecord]) -> list[Chart]:
 class Metric:
     """One panel: how to read a value from a record, its unit and formatting."""
 
-    def __init__(self, name, label, read, scale, fmt):
+    def __init__(self, name, label, read, scale, fmt, timing=True):
         self.name, self.label, self.read, self.scale, self.fmt = name, label, read, scale, fmt
+        self.timing = timing  # a time: read from runs of one kind only (solo or concurrent)
 
 
 def _test_db(field):
@@ -55,7 +59,7 @@ def _test_db(field):
 METRICS = (
     Metric("migrate", "migrate wall time (s)", lambda r: r.wall_s, 1.0, fmt_s_short),
     Metric("peak", "migrate peak RSS (MB)", lambda r: r.peak_rss_bytes, MB,
-           lambda v: fmt_mb(v * MB)),
+           lambda v: fmt_mb(v * MB), timing=False),
     Metric("test database", "test database creation (s)", _test_db("wall_s"), 1.0, fmt_s_short),
 )
 
@@ -66,10 +70,12 @@ def rows_for(group: list[RunRecord]):
     return [(s, by_strategy[s]) for s in sorted(by_strategy, key=strategy_key)]
 
 
-def values(repeats: list[RunRecord], metric: Metric) -> list[float]:
-    """The metric over the repeats that had the strategy's majority outcome (None values dropped)."""
+def values(repeats: list[RunRecord], metric: Metric, kind: str = SOLO) -> list[float]:
+    """The metric over the repeats that had the strategy's majority outcome (None values dropped);
+    a time over those of `kind` only."""
     outcome, _note = majority_outcome(repeats)
-    found = [metric.read(r) for r in repeats if r.outcome == outcome]
+    chosen = [r for r in repeats if r.outcome == outcome]
+    found = [metric.read(r) for r in (of_kind(chosen, kind) if metric.timing else chosen)]
     return [float(v) for v in found if v is not None]
 
 
@@ -84,18 +90,19 @@ def ratio_of_medians(baseline: list[float], candidate: list[float]) -> float | N
 def _chart(key: tuple, group: list[RunRecord], with_hash: bool) -> Chart:
     (name, sha), django, python, cap, database = key
     rows = rows_for(group)
-    metrics = [m for m in METRICS if any(values(reps, m) for _, reps in rows)]
+    kind = preferred_kind([r for r in group if r.outcome == "ok"])
+    metrics = [m for m in METRICS if any(values(reps, m, kind) for _, reps in rows)]
     baseline = dict(rows).get(BASELINE)
     figure = new_figure(1.6 + 0.42 * len(rows))
     axes = figure.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
     labels = [s for s, _ in rows]
     y_positions = list(range(len(rows)))[::-1]
     for ax, metric in zip(axes, metrics):
-        base_values = values(baseline, metric) if baseline else []
+        base_values = values(baseline, metric, kind) if baseline else []
         baseline_ok = bool(baseline) and majority_outcome(baseline)[0] == "ok"
         top = 0.0
         for y, (strategy, repeats) in zip(y_positions, rows):
-            found = values(repeats, metric)
+            found = values(repeats, metric, kind)
             outcome, note = majority_outcome(repeats)
             summary = summarize(found)
             if summary is None:
@@ -142,33 +149,34 @@ def _chart(key: tuple, group: list[RunRecord], with_hash: bool) -> Chart:
     png = to_png(figure)
     slug = slugify("strategies", name, sha[:8] if with_hash else "", "django" + django, "py" + python,
                    "mem" + cap_label(cap), database)
-    return Chart(slug=slug, kind="strategies", title=title, caption=caption(rows, metrics), png=png)
+    return Chart(slug=slug, kind="strategies", title=title, caption=caption(rows, metrics, kind), png=png)
 
 
-def caption(rows, metrics) -> str:
+def caption(rows, metrics, kind: str = SOLO) -> str:
     repeats = max(len(reps) for _, reps in rows)
     baseline = dict(rows).get(BASELINE)
     sentences = ["Bars are %s, coloured by outcome; the number after each value is its ratio to 'all'%s." % (
         "medians of %d repeats (whiskers min to max)" % repeats if repeats > 1 else "single runs",
         " (hatched)" if baseline else " (absent here, so no ratios)")]
+    shared = times_note([r for _, reps in rows for r in reps], kind)
     if not baseline or majority_outcome(baseline)[0] != "ok":
-        return sentences[0]
+        return " ".join([sentences[0]] + ([shared] if shared else []))
     by_name = {m.name: m for m in metrics}
     facts = []
     for name in ("migrate", "peak", "test database"):
         metric = by_name.get(name)
         if metric is None:
             continue
-        base = values(baseline, metric)
+        base = values(baseline, metric, kind)
         if not base:
             continue
         ratios = []
         for strategy, repeats in rows:
             if strategy == BASELINE or majority_outcome(repeats)[0] != "ok":
                 continue
-            ratio = ratio_of_medians(base, values(repeats, metric))
+            ratio = ratio_of_medians(base, values(repeats, metric, kind))
             if ratio is not None:
-                ratios.append((ratio, strategy, summarize(values(repeats, metric)).median))
+                ratios.append((ratio, strategy, summarize(values(repeats, metric, kind)).median))
         if not ratios:
             continue
         best = min(ratios)
@@ -193,7 +201,7 @@ def caption(rows, metrics) -> str:
         sentences.append(_sentence("; ".join(facts[:2])))
     if len(facts) > 2:
         sentences.append(_sentence("; ".join(facts[2:])))
-    return " ".join(sentences)
+    return " ".join(sentences + ([shared] if shared else []))
 
 
 def _sentence(text: str) -> str:

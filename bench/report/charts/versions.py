@@ -17,6 +17,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from migbench.bench.records import RunRecord
 
+from ..concurrency import times_note
 from .common import (MB, CellStats, Chart, by_project, cap_key, cap_label, cell_stats, error_bar, fmt_mb,
                      fmt_range, fmt_s_short, group_by, join_words, log_scale_wanted, names_with_several_sizes,
                      new_figure, outcome_colour, outcome_legend_handles, plain_log_axis, scenario_title,
@@ -167,4 +168,7 @@ def caption(cells: list[CellStats], repeats: int) -> str:
             text += "; crashed: " + ", ".join("Django %s / Python %s (%s)" % (
                 s.first.django_version, s.first.python_version, s.outcome) for s in bad[:4])
         sentences.append(text + ".")
+    shared = times_note([r for s in cells for r in s.records if r.outcome == s.outcome], per_cell=True)
+    if shared:
+        sentences.append(shared)
     return " ".join(sentences)

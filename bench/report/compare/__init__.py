@@ -11,7 +11,11 @@ can reuse them:
   a changed scenario file still pairs, and the row says the projects differ.
 - `compute()`: per pair, the medians and spreads of each side and the ratios
   (`bench.stats.ratio_of`: geometric means, Welch interval on logs) over the
-  `ok` runs, and how the outcomes changed.
+  `ok` runs, and how the outcomes changed. The peak uses every ok run; the
+  time pairs like with like (timing.py): solo runs of both sides, else
+  concurrent runs of both sides (other measured runs shared the machine),
+  else no time ratio and a note; a pair whose runs come from more than one
+  machine is noted, and the output starts with a warning naming them.
 - `decide()`: which pairs regress, and the exit status. A pair regresses when
   it newly crashes, or, with a threshold T, when a ratio exceeds 1 + T and is
   beyond noise (its interval excludes 1); with one run on each side there is
@@ -20,8 +24,9 @@ can reuse them:
 - `render()`: the aligned text table and the summary line.
 
 Modules: cells.py holds the first three (and the data they pass along),
-text.py the fourth, command.py `run_compare` (the command's options, loading
-both sides, the steps in order). stages.py adds, when both sides hold
+timing.py which runs a time ratio uses and the machines, text.py the
+fourth, command.py `run_compare` (the command's options, loading both
+sides, the steps in order). stages.py adds, when both sides hold
 profiled runs (`migbench run --profile`) of a cell and mode, the ratio of
 each stage's seconds after the table: one run per side, no interval, no gate.
 This package's face re-exports what callers import, so

@@ -3,8 +3,10 @@
 Its job: `pair()` groups two sets of records by PairKey, `compute()` turns each
 pair into a CellComparison (each side summarized, candidate/baseline ratios,
 how the outcomes moved, notes), and `decide()` applies the threshold gate
-(docs/compare.md). No file is read and nothing is printed here, so the HTML
-report can reuse these steps; the text table is text.py's, the command's
+(docs/compare.md). Times pair like with like, solo with solo or concurrent
+with concurrent (timing.py); a time ratio that was not computed never gates.
+No file is read and nothing is printed here, so the HTML report can reuse
+these steps; the text table is text.py's, the command's
 options and loading are command.py's.
 """
 
@@ -17,6 +19,8 @@ from typing import Iterable, Sequence
 from migbench.bench.analysis.stats import Ratio, Summary, ratio_of, summarize
 from migbench.bench.records import RunRecord
 from migbench.units import format_size
+
+from .timing import CONCURRENT, CONCURRENT_TIMINGS, choose_timing, machine_note, machines
 
 METRICS = ("time", "peak")  # wall_s and peak_rss_bytes, in that order
 _FIELD = {"time": "wall_s", "peak": "peak_rss_bytes"}
@@ -90,7 +94,9 @@ class MetricChange:
     metric: str  # "time" or "peak"
     baseline: Summary | None  # None: no ok run on that side
     candidate: Summary | None
-    ratio: Ratio | None  # None when a side has no ok run
+    ratio: Ratio | None  # None when a side has no ok run, or (time) no like-with-like runs
+    timing: str | None = None  # time only: "solo" or "concurrent", the runs the ratio used (timing.py)
+    skipped: str = ""  # time only: why it was not compared ("not compared: solo vs concurrent")
 
     @property
     def direction(self) -> str | None:
@@ -106,6 +112,8 @@ class MetricChange:
     def noise(self) -> str:
         """Whether the change is beyond noise, in the words the table prints."""
         if self.ratio is None:
+            if self.skipped:
+                return self.skipped
             missing = [name for name, side in (("baseline", self.baseline), ("candidate", self.candidate))
                        if side is None]
             return "no ok run in %s" % " or ".join(missing)
@@ -120,6 +128,11 @@ class MetricChange:
             return self.noise
         return "%s, %s" % (self.direction, self.noise)
 
+    @property
+    def label(self) -> str:
+        """The metric's name in a row: "time (concurrent)" when the ratio compares concurrent runs."""
+        return "%s (concurrent)" % self.metric if self.timing == CONCURRENT else self.metric
+
 
 @dataclass(frozen=True)
 class CellComparison:
@@ -130,7 +143,8 @@ class CellComparison:
     candidate_outcomes: dict[str, int]
     metrics: dict[str, MetricChange]  # in the order asked for
     outcome_change: str | None  # see _outcome_change
-    notes: list[str]  # scenario file or host differs, crash phase
+    notes: list[str]  # scenario file or machines differ, crash phase, which timings were compared
+    machines: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # machine_of of each side's runs
 
     @property
     def newly_crashes(self) -> bool:
@@ -143,15 +157,22 @@ def compute(pairing: Pairing, metrics: Sequence[str] = METRICS) -> list[CellComp
 
 def compare_cell(key: PairKey, baseline: Sequence[RunRecord], candidate: Sequence[RunRecord],
                  metrics: Sequence[str] = METRICS) -> CellComparison:
-    """Ratios over the ok runs of each side; crashed runs only count in the outcomes."""
+    """Ratios over the ok runs of each side; crashed runs only count in the outcomes.
+
+    The peak ratio uses every ok run; the time ratio like with like (timing.py): solo runs of both
+    sides, else concurrent runs of both sides, else no time ratio (the note says why)."""
     ok_b = [r for r in baseline if r.outcome == "ok"]
     ok_c = [r for r in candidate if r.outcome == "ok"]
+    timing = choose_timing(ok_b, ok_c, "peak" in metrics)
     changes = {}
     for metric in metrics:
-        values_b = [getattr(r, _FIELD[metric]) for r in ok_b]
-        values_c = [getattr(r, _FIELD[metric]) for r in ok_c]
-        changes[metric] = MetricChange(metric, summarize(values_b), summarize(values_c),
-                                       ratio_of(values_b, values_c))
+        runs_b, runs_c = (timing.baseline, timing.candidate) if metric == "time" else (ok_b, ok_c)
+        values_b = [getattr(r, _FIELD[metric]) for r in runs_b]
+        values_c = [getattr(r, _FIELD[metric]) for r in runs_c]
+        timed = metric == "time"
+        ratio = ratio_of(values_b, values_c) if timing.kind or not timed else None
+        changes[metric] = MetricChange(metric, summarize(values_b), summarize(values_c), ratio,
+                                       timing.kind if timed else None, timing.reason if timed else "")
     outcomes_b, outcomes_c = _outcomes(baseline), _outcomes(candidate)
     change = _outcome_change(outcomes_b, outcomes_c)
     notes = []
@@ -160,18 +181,19 @@ def compare_cell(key: PairKey, baseline: Sequence[RunRecord], candidate: Sequenc
     if shas_b != shas_c:
         notes.append("scenario file differs (baseline %s, candidate %s): different projects, "
                      "apples vs oranges" % ("+".join(shas_b), "+".join(shas_c)))
-    hosts_b = sorted({str(r.host.get("hostname", "?")) for r in baseline})
-    hosts_c = sorted({str(r.host.get("hostname", "?")) for r in candidate})
-    if hosts_b != hosts_c:
-        notes.append("measured on other machines (baseline %s, candidate %s): times may not compare"
-                     % (", ".join(hosts_b), ", ".join(hosts_c)))
+    sides = (machines(baseline), machines(candidate))
+    mixed = machine_note(*sides)
+    if mixed:
+        notes.append(mixed)
+    if "time" in metrics:
+        notes += timing.notes
     if change is not None:
         text = "outcome %s -> %s: %s" % (_outcome_text(outcomes_b), _outcome_text(outcomes_c), change)
         phases = sorted({r.failed_during for r in candidate if r.outcome != "ok" and r.failed_during})
         if phases and change != "fixed":
             text += " (candidate failed during %s)" % ", ".join(phases)
         notes.insert(0, text)
-    return CellComparison(key, outcomes_b, outcomes_c, changes, change, notes)
+    return CellComparison(key, outcomes_b, outcomes_c, changes, change, notes, sides)
 
 
 def _outcomes(records: Sequence[RunRecord]) -> dict[str, int]:
@@ -250,11 +272,12 @@ def exceeds(change: MetricChange, threshold: float) -> str | None:
     ratio = change.ratio
     if ratio is None or not ratio.ratio > 1.0 + threshold:
         return None
+    kind = " (%s)" % CONCURRENT_TIMINGS if change.timing == CONCURRENT else ""
     if ratio.has_interval:
         if not ratio.significant:
             return None
-        return "%s %.3fx > %s, beyond noise" % (change.metric, ratio.ratio, bound(threshold))
-    return "%s %.3fx > %s (single runs: point ratio only)" % (change.metric, ratio.ratio, bound(threshold))
+        return "%s %.3fx > %s, beyond noise%s" % (change.metric, ratio.ratio, bound(threshold), kind)
+    return "%s %.3fx > %s (single runs: point ratio only)%s" % (change.metric, ratio.ratio, bound(threshold), kind)
 
 
 def bound(threshold: float) -> str:

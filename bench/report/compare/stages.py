@@ -6,7 +6,9 @@ Its job: when both sides hold profiled runs (`migbench run --profile`,
 every stage differently), and say per stage how many times the baseline's
 seconds the candidate spent there. One profiled run per side and mode: a
 point ratio, no interval, and never part of the regression gate (profiled
-runs are not timing records). Pure; text.py-style lines, no printing.
+runs are not timing records); a pair of a solo and a concurrent profiled run
+(bench/records/sharing.py) is shown with a line saying it is not like with
+like. Pure; text.py-style lines, no printing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from migbench.bench.records import RunRecord
+from migbench.bench.records.sharing import timing_mode
 
 from ..profiles import ProfiledCell, profiled_cells, seconds_text, short_label, stage_rows
 from .cells import PairKey
@@ -76,6 +79,10 @@ def stage_lines(pairs: Sequence[StagePair], baseline_name: str = "baseline",
         lines.append("%s: profiled wall %s s vs %s s%s" % (
             pair.label(), seconds_text(c_wall), seconds_text(b_wall),
             " (%s)" % _ratio(c_wall / b_wall) if b_wall > 0 else ""))
+        kinds = (timing_mode(pair.baseline.record), timing_mode(pair.candidate.record))
+        if kinds[0] != kinds[1]:
+            lines.append("  (%s's profiled run was measured %s, %s's %s: its stage seconds are not like with like)"
+                         % (baseline_name, kinds[0], candidate_name, kinds[1]))
         for label, b, c, ratio in stage_changes(pair):
             if ratio is None:
                 lines.append("  %s spends %s s in %s, %s none" % (candidate_name, seconds_text(c), label,

@@ -14,6 +14,7 @@ from typing import Sequence
 from migbench.bench.analysis.stats import Ratio, Summary
 
 from .cells import METRICS, WORDS, CellComparison, Decision, Pairing, PairKey, bound
+from .timing import CONCURRENT, machine_warning
 
 _MIB = 2 ** 20
 
@@ -26,6 +27,9 @@ def render(pairing: Pairing, comparisons: Sequence[CellComparison], decision: De
         lines.append("baseline:  %s" % baseline_desc)
     if candidate_desc:
         lines.append("candidate: %s" % candidate_desc)
+    warning = machine_warning([c.machines for c in comparisons])
+    if warning:
+        lines += textwrap.wrap(warning, 120, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
     keys = [c.key for c in comparisons] + pairing.only_baseline + pairing.only_candidate
     varying = [i for i in range(6) if len({k.parts()[i][0] for k in keys}) > 1] or [1]  # [1]: strategy
     common = [keys[0].parts()[i][1] for i in range(6) if i not in varying] if keys else []
@@ -46,12 +50,13 @@ def render(pairing: Pairing, comparisons: Sequence[CellComparison], decision: De
         first = True
         for change in comparison.metrics.values():
             runs = "%s -> %s" % (_runs(comparison.baseline_outcomes), _runs(comparison.candidate_outcomes))
-            rows.append([label(comparison.key) if first else "", runs if first else "", change.metric,
+            rows.append([label(comparison.key) if first else "", runs if first else "", change.label,
                          _value(change.metric, change.baseline), _value(change.metric, change.candidate),
                          _ratio(change.ratio), change.describe()])
             first = False
         for note in comparison.notes:
-            rows.append("  ! " + note)
+            rows += textwrap.wrap("  ! " + note, 120, subsequent_indent="    ", break_long_words=False,
+                                  break_on_hyphens=False)
         for reason in decision.regressions.get(comparison.key, []):
             rows.append("  REGRESSION: " + reason)
     label_width = max([len(header[0])] + [len(r[0]) for r in rows if isinstance(r, list)])
@@ -85,6 +90,8 @@ def summary_line(comparisons: Sequence[CellComparison], decision: Decision, labe
 
     Names of the cells over the threshold end the line; when they would push it past
     120 columns they go on lines of their own just before it.
+    When some cells were timed on concurrent runs, or their times not compared (solo
+    against concurrent: cells.py), a line "timings: ..." comes first.
     """
     label = label or (lambda key: key.label())
     counts = Counter()
@@ -97,11 +104,18 @@ def summary_line(comparisons: Sequence[CellComparison], decision: Decision, labe
               if any(metric in c.metrics for c in comparisons) for word in WORDS[metric]]
     if beyond:
         parts.append("beyond noise: " + ", ".join(beyond))
+    times = [c.metrics["time"] for c in comparisons if "time" in c.metrics]
+    concurrent = sum(1 for t in times if t.timing == CONCURRENT and t.ratio is not None)
+    skipped = sum(1 for t in times if t.skipped)
+    kinds = ["%d cell%s on concurrent timings" % (concurrent, "" if concurrent == 1 else "s")] if concurrent else []
+    if skipped:
+        kinds.append("%d cell%s with times not compared (solo vs concurrent)" % (skipped, "" if skipped == 1 else "s"))
+    before = "timings: %s\n" % "; ".join(kinds) if kinds else ""  # a line of its own: the summary stays short
     crashes = sum(1 for c in comparisons if c.newly_crashes)
     parts.append("%d new crash%s" % (crashes, "" if crashes == 1 else "es"))
     if decision.threshold is None:
         parts.append("no --threshold: report only")
-        return "; ".join(parts)
+        return before + "; ".join(parts)
     over = "%d over the %s threshold" % (len(decision.regressions), _percent(decision.threshold))
     names = ", ".join(label(key) for key in decision.regressions)
     line = "; ".join(parts + [over + (": " + names if names else "")])
@@ -109,7 +123,7 @@ def summary_line(comparisons: Sequence[CellComparison], decision: Decision, labe
         wrapped = textwrap.fill("%s: %s" % (over, names), 120, subsequent_indent="  ",
                                 break_long_words=False, break_on_hyphens=False)
         line = "%s\n%s" % (wrapped, "; ".join(parts + [over]))
-    return line
+    return before + line
 
 
 def _join(cells: Sequence[str], widths: Sequence[int]) -> str:

@@ -88,26 +88,30 @@ def _descendants_running(parent: psutil.Process, needle: str) -> list[psutil.Pro
 
 
 def test_a_worker_killed_mid_run_costs_a_retry_and_leaves_nothing_partial(tmp_path):
+    """On an existing cluster (--cluster): the test's own LocalCluster, workers started as `dask worker
+    --resources measure=1` would be."""
     environment_or_skip(DEFAULT_LINE)
-    command = subprocess.Popen(
-        [sys.executable, "-m", "migbench", "run", "quick", "--django", DEFAULT_LINE, "--repeat", "3",
-         "--dev-loop", "off", "--no-report", "--workers", "2", "--out", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    me = psutil.Process(command.pid)
-    victim = measured = None
-    deadline = time.monotonic() + 120
-    while victim is None and time.monotonic() < deadline and command.poll() is None:
-        for child in _descendants_running(me, "migbench.bench.cluster.child"):
-            inside = _descendants_running(child, "measure.py")  # the measured `migrate` is running
-            if inside:
-                victim, measured = child, inside[0]
-                break
-        time.sleep(0.02)
-    assert victim is not None, "no run was caught in its measured child"
-    worker = victim.parent()
-    os.kill(worker.pid, signal.SIGKILL)  # the Dask worker process, with the run in the middle
-    out, err = command.communicate(timeout=300)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, resources={"measure": 1},
+                                  memory_limit=0, dashboard_address=None, protocol="tcp") as cluster:
+        command = subprocess.Popen(
+            [sys.executable, "-m", "migbench", "run", "quick", "--django", DEFAULT_LINE, "--repeat", "3",
+             "--dev-loop", "off", "--no-report", "--cluster", cluster.scheduler_address, "--out", str(tmp_path)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        me = psutil.Process()
+        victim = measured = None
+        deadline = time.monotonic() + 120
+        while victim is None and time.monotonic() < deadline and command.poll() is None:
+            for child in _descendants_running(me, "migbench.bench.cluster.child"):
+                inside = _descendants_running(child, "measure.py")  # the measured `migrate` is running
+                if inside:
+                    victim, measured = child, inside[0]
+                    break
+            time.sleep(0.02)
+        assert victim is not None, "no run was caught in its measured child"
+        os.kill(victim.parent().pid, signal.SIGKILL)  # the Dask worker process, with the run in the middle
+        out, err = command.communicate(timeout=300)
     assert command.returncode == 0, err + out
+    assert "the Dask scheduler at %s: 2 measurement slots on 1 machine" % cluster.scheduler_address in err
     # The run's own processes went with the worker: the task's child got SIGTERM (PR_SET_PDEATHSIG)
     # and stopped its measured process as after Ctrl-C.
     for process in (victim, measured):
@@ -121,7 +125,7 @@ def test_a_worker_killed_mid_run_costs_a_retry_and_leaves_nothing_partial(tmp_pa
     records = [load_record(p) for p in sorted(tmp_path.glob("*.json"))]
     assert len(records) == 3 and names == sorted(p.name for p in tmp_path.glob("*.json")), names  # nothing else
     assert sorted(r.repeat for r in records) == [1, 2, 3] and all(r.outcome == "ok" for r in records)
-    assert all(r.validation["ok"] for r in records)
+    assert all(r.validation["ok"] and r.cluster["scheduler"] == cluster.scheduler_address for r in records)
     assert "lost" not in err
 
 
