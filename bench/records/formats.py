@@ -123,8 +123,8 @@ V1_ADDED = (
     Added("dev_loop", "0de816c", "2026-11-21", _null, "no dev-loop commands timed"),
     Added("deploy", "0de816c", "2026-11-21", _null, "no deploy check"),
     Added("profile", "b5042d4", "2026-11-26", _null, "not a profiled run"),
-    Added("concurrency", "ISSUE19", "2026-11-26", _null, "not recorded: counted as solo (sharing.py)"),
-    Added("cluster", "ISSUE19", "2026-11-26", _null, "not run on a cluster"),
+    Added("concurrency", "b95dc63", "2026-11-26", _null, "not recorded: counted as solo (sharing.py)"),
+    Added("cluster", "b95dc63", "2026-11-26", _null, "not run on a cluster"),
 )
 
 

@@ -234,7 +234,7 @@ def test_bisect_interrupt_keeps_finished_probes(sigterm_restored, monkeypatch, t
     out = tmp_path / "out"
     assert main(["bisect", "quick", "--django", "5.2", "--out", str(out)]) == 130
     assert capsys.readouterr().err == (
-        "migbench: interrupted; the unfinished run was discarded, finished probes are kept in %s; "
+        "migbench: interrupted; the unfinished runs were discarded, finished probes are kept in %s; "
         "run the same command again to resume\n" % out)
 
 
