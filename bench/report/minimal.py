@@ -16,8 +16,11 @@ any set of capped runs (`migbench run --memory 128M,256M,512M,1G`):
   a cap with both outcomes, or an ok run at or below the failing cap, makes
   the cell *noisy*, as in bench/run/bisect.py.
 
-A cell is a search, and gets a row, when it ran under at least three
-different caps: one or two caps are a crash matrix, not a search.
+A cell is a search, and gets a row, when its capped runs were made by
+`migbench bisect` (a search started at the uncapped peak can settle with two
+caps: the answer and the step below it, each twice), or when it ran under at
+least three different caps: one or two caps of `migbench run --memory` are a
+crash matrix, not a search.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ from migbench.units import format_size
 from .load import version_key
 
 MIN_CAPS = 3
+
+
+def _by_bisect(record: RunRecord) -> bool:
+    """Was the run a probe of `migbench bisect` (its command says so)?"""
+    argv = (record.command or {}).get("migbench") or []
+    return len(argv) > 1 and argv[1] == "bisect"
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,7 @@ def cap_searches(records: list[RunRecord]) -> list[CapSearch]:
     searches = []
     for key, group in by_cell.items():
         runs = sorted((r for r in group if _verdict(r)), key=lambda r: (r.memory_limit_bytes, r.repeat))
-        if len({r.memory_limit_bytes for r in runs}) < MIN_CAPS:
+        if len({r.memory_limit_bytes for r in runs}) < MIN_CAPS and not any(_by_bisect(r) for r in runs):
             continue
         failing = max((r.memory_limit_bytes for r in runs if r.outcome != "ok"), default=None)
         above = sorted({r.memory_limit_bytes for r in runs if failing is None or r.memory_limit_bytes > failing})

@@ -13,83 +13,57 @@ The search (docs/bisect.md):
 1. The caps live on a **grid**: cap_i = low + i * tolerance, rounded down to
    whole MiB, for i = 0..n with n = ceil((high - low) / tolerance), cap_0 =
    low and cap_n = high exactly. The answer is the smallest grid cap that
-   passes, so it does not depend on the order of the probes: a serial search,
-   one probing several caps per round on a cluster, and one started from a
-   guess all give the same answer and the same bracket (the grid cap below it).
+   passes, so it does not depend on the order of the probes: serial, several
+   at once on a cluster, or started from a guess, the answer and the bracket
+   (the grid cap below it) are the same.
 2. The start. Without a prior, `high` first (if it fails the answer is "more
    than HIGH"), then `low` (if it passes the answer is "LOW or less"). With a
-   prior (the cell's uncapped peak RSS, usually within a few percent of the
-   answer) the first probe is the smallest grid cap at or above it, and the
-   search gallops away from it (1, 2, 4, 8... grid steps, down while only
-   passes are known, up while only failures are), reaching `low` or `high`
-   only when the prior was far off: a good prior brackets the answer in two
-   or three runs instead of ten.
-3. Once a failing and a passing cap are known, split the bracket: k grid
-   caps evenly inside it per round (`width`, one per cluster worker; 1 is a
-   binary search), until the two ends are adjacent grid caps.
+   prior (the cell's uncapped peak RSS; the answer sits at or just below it)
+   the first probe is the largest grid cap below it, and the search gallops
+   away from it (1, 2, 4, 8... grid steps) until a failing and a passing cap
+   are known.
+3. Then split the bracket until its ends are adjacent grid caps.
 4. Confirm, because memory is not perfectly deterministic: a repeat at the
-   answer and a repeat one step below it, at the bracket's failing end (a run
-   further down would only fail more surely and prove nothing). A repeat at
-   the answer that fails makes the answer noisy: the search moves up a grid
-   step at a time (at most `widen` steps, never above `high`) to the first
-   cap that passes twice, and that cap is the answer; none within the bound:
-   no answer ("uncertain"). A pass one step below is reported as a
-   disagreement and the answer stays (one pass where a run failed is noise,
-   not a lower answer). A round of several probes can also see a pass below a
-   failure before the confirmation: the search goes on from the highest
-   failing cap and the lowest passing cap above it, and the answer is noisy.
+   answer and a repeat at the bracket's failing end ("below"). A failed
+   repeat at the answer makes it noisy: the search moves up a grid step at a
+   time (at most `widen` steps, never above `high`) to the first cap that
+   passes twice; none: no answer ("uncertain"). A pass below is reported and
+   the answer stays. Any probe that passed below a failure makes it noisy.
+
+**Slots** (bench/run/bisect_slots.py). Probes run on `width` slots (one per
+cluster worker), started and collected asynchronously: when one finishes,
+the free slots are refilled before waiting again. A free slot takes, in
+order: (a) a narrowing probe: the gallop's next distance while an end is
+unknown (but not upwards past a probe in flight, which may be the passing
+end), else the middle of the lowest gap left between the known ends and the
+probes in flight; (b) a speculative confirmation: the repeat at the likely
+answer (the probe in flight just above the highest failure, else the lowest
+pass above it), then the "below" at the failure one grid step under it;
+(c) nothing. Failing runs end in seconds and passing ones take minutes: a
+probe in flight that fails says so soon, and the confirmation's passes (the
+critical path) start early. Width 1 is the serial search.
 
 Only `ok`, `oom-killed`, `segfault` and `memory-error` are memory verdicts. An
-`error` or `timeout` stops the search with its reason (after the round it was
-part of): bisecting a broken project would produce a number that means nothing.
+`error` or `timeout` stops the search with its reason, once the probes in
+flight have finished: bisecting a broken project would produce a number that
+means nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
 from migbench.bench.records import NEEDS_MORE
-from migbench.units import format_size, mib as megabytes
+from migbench.units import mib as megabytes
+
+from .bisect_slots import SEARCH, Flight, Probe, SerialSlots, Slots, Stopped, size
 
 MiB = 2**20
 
 # Statuses of a bisection: only "answered" has an answer.
 ANSWERED, HIGH_FAILS, STOPPED, UNCERTAIN = "answered", "high-fails", "stopped", "uncertain"
-
-
-@dataclass(frozen=True)
-class Probe:
-    """One run at one cap. `purpose` is set by the search (high, low, start, gallop, bisect, repeat,
-    below, widen)."""
-
-    cap: int
-    outcome: str
-    peak_rss_bytes: int | None
-    wall_s: float
-    repeat: int = 1
-    reason: str = ""
-    purpose: str = ""
-    limit_peak_bytes: int | None = None  # what the limiter charged (cgroup), if it can tell
-    source: str | None = None  # the record file this probe is, if any
-    reused: bool = False  # read back from an earlier invocation, not run now
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "ok"
-
-    @property
-    def verdict(self) -> bool:
-        """True when the outcome says something about memory (ok, or too small)."""
-        return self.ok or self.outcome in NEEDS_MORE
-
-    def line(self) -> str:
-        charged = " (limiter %s)" % megabytes(self.limit_peak_bytes) if self.limit_peak_bytes else ""
-        return "%-7s %-6s r%d  %-12s peak %s%s  %6.1fs%s" % (
-            self.purpose, size(self.cap), self.repeat, self.outcome, megabytes(self.peak_rss_bytes), charged,
-            self.wall_s, "  (recorded earlier)" if self.reused else "")
 
 
 @dataclass
@@ -107,10 +81,10 @@ class Bisection:
     detail: str = ""  # one line: the confirmation's evidence, or why there is no answer
     uncapped_peak_bytes: int | None = None
     notes: list[str] = field(default_factory=list)
-    width: int = 1  # probes per round
+    width: int = 1  # slots: probes at once at most
     prior_bytes: int | None = None  # where the search started (the uncapped peak), None: from high and low
-    rounds: int = 0  # rounds run, the confirmation's included
-    probes_to_bracket: int | None = None  # probes before the confirmation began; None: no bracket
+    probes_to_bracket: int | None = None  # the search's own probes (not repeats); None: no bracket
+    max_in_flight: int = 0  # the most probes that were running at once
 
     @property
     def answered(self) -> bool:
@@ -140,7 +114,7 @@ class Bisection:
             if self.prior_bytes != self.uncapped_peak_bytes:
                 text += " %s" % megabytes(self.prior_bytes)
         if self.width > 1:
-            text += "; width %d: %d probes in %d rounds" % (self.width, len(self.probes), self.rounds)
+            text += "; width %d: %d probes, at most %d at once" % (self.width, len(self.probes), self.max_in_flight)
         if self.status == ANSWERED:
             text += "; %s: %s" % ("confirmed" if self.confirmation == "confirmed" else "the answer is noisy",
                                   self.detail)
@@ -155,14 +129,10 @@ class Bisection:
             "bracket_bytes": list(self.bracket), "low_bytes": self.low, "high_bytes": self.high,
             "tolerance_bytes": self.tolerance, "confirmation": self.confirmation, "detail": self.detail,
             "uncapped_peak_bytes": self.uncapped_peak_bytes, "summary": self.summary(), "notes": self.notes,
-            "width": self.width, "prior_bytes": self.prior_bytes, "rounds": self.rounds,
-            "probes_to_bracket": self.probes_to_bracket,
+            "width": self.width, "prior_bytes": self.prior_bytes,
+            "probes_to_bracket": self.probes_to_bracket, "max_in_flight": self.max_in_flight,
             "probes": [dataclasses.asdict(p) for p in self.probes],
         }
-
-
-class _Stop(Exception):
-    """An error or timeout: not a memory verdict, so the search ends here."""
 
 
 class _HighFails(Exception):
@@ -194,137 +164,128 @@ class Grid:
             lo, hi = (lo, middle) if self[middle] >= value else (middle + 1, hi)
         return lo
 
+    def below(self, value: int) -> int:
+        """The largest index whose cap is < value (0 when none is, n when all are)."""
+        index = self.at_or_above(value)
+        return max(index - 1, 0) if self[index] >= value else index
 
-def bisect_cap(probe: Callable[[int, int], Probe], low: int, high: int, tolerance: int, *,
+
+def bisect_cap(probe: Callable[[int, int], Probe] | None, low: int, high: int, tolerance: int, *,
                widen: int = 4, on_probe: Callable[[Probe], None] | None = None, width: int = 1,
-               prior: int | None = None,
-               run_round: Callable[[list[tuple[int, int]]], list[Probe]] | None = None) -> Bisection:
+               prior: int | None = None, slots: Slots | None = None) -> Bisection:
     """Search the grid of [low, high] for the smallest cap at which a probe is ok (module doc).
 
-    `probe(cap, repeat)` runs once; `run_round(requests)` runs a round of (cap, repeat) requests at
-    once (on a cluster) and returns their probes in request order, by default `probe` one after the
-    other. Repeats are numbered per cap over the whole search (1, 2, ...), so no two requests share
-    one. `width` is the number of probes per round; `prior` (bytes, the uncapped peak RSS) is where
-    the search starts, None: from `high` and `low`. `on_probe` sees each probe after its round.
+    `probe(cap, repeat)` runs once; `slots` (start/next, see Slots) run up to `width` probes at once,
+    by default `SerialSlots(probe)`. Repeats are numbered per cap over the whole search (1, 2, ...,
+    in the order started). `prior` (bytes, the uncapped peak RSS) is where the search starts, None:
+    from `high` and `low`. `on_probe` sees each probe as it finishes.
     """
     if not 0 < low < high or tolerance < MiB:
         raise ValueError("need 0 < low < high and a tolerance of 1 MiB or more, got %r, %r, %r"
                          % (low, high, tolerance))
     if width < 1:
         raise ValueError("need a width of 1 or more, got %r" % width)
-    if run_round is None:
-        def run_round(requests):
-            return [probe(cap, repeat) for cap, repeat in requests]
     result = Bisection(low, high, tolerance, width=width, prior_bytes=prior)
-    search = _Search(result, Grid(low, high, tolerance), run_round, on_probe, width, prior)
+    flight = Flight(slots or SerialSlots(probe), width, on_probe, result.probes)
+    search = _Search(result, Grid(low, high, tolerance), flight, width, prior)
     try:
         failing, passing = search.bracket()
-        result.probes_to_bracket = len(result.probes)
+        result.probes_to_bracket = flight.searched
         result.answer = search.grid[passing]
         result.bracket = (None if failing is None else search.grid[failing], result.answer)
         search.confirm(failing, passing, widen)
     except _HighFails:
         result.status = HIGH_FAILS
-    except _Stop as stop:
+    except Stopped as stop:
         result.status, result.answer, result.detail = STOPPED, None, str(stop)
+    result.max_in_flight = flight.max_in_flight
     return result
 
 
 class _Search:
-    """One bisection's state: the grid, the outcomes of the search so far (by grid index), the rounds."""
+    """One bisection's state: the grid, the search's outcomes by grid index, the probes in flight."""
 
-    def __init__(self, result: Bisection, grid: Grid, run_round, on_probe, width: int, prior: int | None):
-        self.result, self.grid, self.run_round, self.on_probe = result, grid, run_round, on_probe
-        self.width = width
-        self.start = None if prior is None else min(grid.at_or_above(prior), grid.n)
-        self.known: dict[int, bool] = {}  # grid index -> ok, for the search's probes (one each)
+    def __init__(self, result: Bisection, grid: Grid, flight: Flight, width: int, prior: int | None):
+        self.result, self.grid, self.flight, self.width = result, grid, flight, width
+        self.start = None if prior is None else grid.below(prior)
+        self.known = flight.known  # grid index -> ok, for the search's own probes (one each)
 
-    def round(self, requests: list[tuple[int, str]]) -> list[Probe]:
-        """Run (cap, purpose) requests as one round; stop after it when one was not a memory verdict."""
-        counts = Counter(p.cap for p in self.result.probes)
-        asked = []
-        for cap, _ in requests:
-            counts[cap] += 1
-            asked.append((cap, counts[cap]))
-        answers = list(self.run_round(asked))
-        if len(answers) != len(asked):
-            raise ValueError("run_round returned %d probes for %d requests" % (len(answers), len(asked)))
-        done = [dataclasses.replace(answer, purpose=purpose, cap=cap, repeat=repeat)
-                for answer, (cap, purpose), (_, repeat) in zip(answers, requests, asked)]
-        self.result.probes.extend(done)
-        self.result.rounds += 1
-        if self.on_probe is not None:
-            for probe in done:
-                self.on_probe(probe)
-        broken = next((p for p in done if not p.verdict), None)
-        if broken is not None:
-            raise _Stop("%s at %s: %s%s" % (broken.outcome, size(broken.cap), broken.reason or broken.outcome,
-                                             " (%s)" % broken.source if broken.source else ""))
-        return done
+    def launch(self, index: int, purpose: str) -> tuple[int, int]:
+        return self.flight.launch(index, self.grid[index], purpose)
+
+    def extra(self, index: int) -> Probe | bool | None:
+        return self.flight.extra(self.grid[index])
 
     # -- the search: grid indices until a failing and a passing one are adjacent ---------------
 
     def bracket(self) -> tuple[int | None, int]:
         """(highest failing index or None when low passed, lowest passing index above it)."""
-        indices = self.first()
+        for index, purpose in self.first():
+            self.launch(index, purpose)
         while True:
-            for index, probe in zip(indices, self.round([(self.grid[i], self.purpose(i)) for i in indices])):
-                self.known[index] = probe.ok
+            self.flight.wait()
             failing = max((i for i, ok in self.known.items() if not ok), default=None)
             if failing == self.grid.n:
+                self.flight.drain()
                 raise _HighFails()
             passing = min((i for i, ok in self.known.items() if ok and (failing is None or i > failing)),
                           default=None)
             if passing is not None and passing - (-1 if failing is None else failing) == 1:
                 return failing, passing
-            indices = self.next(failing, passing)
+            while self.flight.free() > 0:
+                choice = self.narrowing(failing, passing) or self.speculative(failing, passing)
+                if choice is None:
+                    break
+                self.launch(*choice)
+            if not self.flight.running:
+                raise AssertionError("an open bracket with nothing to probe")  # never: see narrowing
 
-    def first(self) -> list[int]:
+    def label(self, index: int, purpose: str) -> tuple[int, str]:
+        return index, {self.grid.n: "high", 0: "low"}.get(index, purpose)
+
+    def first(self) -> list[tuple[int, str]]:
         n, k = self.grid.n, self.width
-        if self.start is not None:  # the prior and the k - 1 grid caps below it
-            return [i for i in range(self.start, self.start - k, -1) if i >= 0]
-        if k == 1:
-            return [n]
+        if self.start is not None:  # the prior's cap and the k - 1 grid caps below it
+            return [self.label(i, "start") for i in range(self.start, self.start - k, -1) if i >= 0]
         inside = [j * n // (k - 1) for j in range(1, k - 1)]  # evenly between low and high
-        return list(dict.fromkeys([n, 0] + [i for i in inside if 0 < i < n]))
+        return [self.label(i, "bisect") for i in dict.fromkeys([n, 0][:k] + [i for i in inside if 0 < i < n])]
 
-    def next(self, failing: int | None, passing: int | None) -> list[int]:
-        n, k = self.grid.n, self.width
-        if failing is not None and passing is not None:  # split the bracket into k + 1 parts
-            gap = passing - failing
-            if gap - 1 <= k:
-                return list(range(failing + 1, passing))
-            return [failing + j * gap // (k + 1) for j in range(1, k + 1)]
-        if failing is None:  # only passes: down from the start, 1, 2, 4... grid steps, else to low
+    def narrowing(self, failing: int | None, passing: int | None) -> tuple[int, str] | None:
+        """The gallop's next distance while an end is unknown (not upwards past a probe in flight: it
+        may be the passing end), else the middle of the lowest gap left between the known ends and the
+        search's probes in flight (failures are short: one in flight that fails says so soon, and the
+        gaps above it matter only then); None: no gap left."""
+        n = self.grid.n
+        busy = self.flight.busy()
+        lo, hi = -1 if failing is None else failing, n + 1 if passing is None else passing
+        inside = sorted(i for i in busy if lo < i < hi)
+        wanted = []
+        if failing is None and passing is not None:  # only passes: down 1, 2, 4... grid steps, else to low
             wanted = [0] if self.start is None else [max(self.start - d, 0) for d in _doubling(self.start)]
-            wanted = [i for i in wanted if i < passing]
-        else:  # only failures: up likewise, else to high
-            wanted = ([n] if self.start is None
-                      else [min(self.start + d, n) for d in _doubling(n - self.start)])
-            wanted = [i for i in wanted if i > failing]
-        return [i for i in dict.fromkeys(wanted) if i not in self.known][:k]
+        elif failing is not None and passing is None and not inside:  # only failures: up likewise, else high
+            wanted = [n] if self.start is None else [min(self.start + d, n) for d in _doubling(n - self.start)]
+        gallop = [i for i in wanted if lo < i < hi and i not in self.known and i not in busy]
+        if gallop:
+            return self.label(gallop[0], "gallop" if self.start is not None else "bisect")
+        points = ([] if failing is None else [failing]) + inside + ([] if passing is None else [passing])
+        gap = next(((a, b) for a, b in zip(points, points[1:]) if b - a > 1), None)
+        return None if gap is None else self.label((gap[0] + gap[1]) // 2, "bisect")
 
-    def purpose(self, index: int) -> str:
-        """high, low, start (the first round from a prior), gallop (away from it), bisect (the rest)."""
-        if index == self.grid.n:
-            return "high"
-        if index == 0:
-            return "low"
-        if self.start is not None and not self.known:
-            return "start"
-        if self.start is not None and len(set(self.known.values())) == 1:  # only passes, or only failures
-            return "gallop"
-        return "bisect"
-
-    def noise(self) -> str:
-        """The search's own disagreement (a pass below a failure), or "" when its outcomes are monotone."""
-        lowest_ok = min((i for i, ok in self.known.items() if ok), default=None)
-        highest_failing = max((i for i, ok in self.known.items() if not ok), default=None)
-        if lowest_ok is None or highest_failing is None or lowest_ok > highest_failing:
-            return ""
-        failed = next(p for p in self.result.probes if p.cap == self.grid[highest_failing] and not p.ok)
-        return "the search saw ok at %s below %s at %s" % (size(self.grid[lowest_ok]), failed.outcome,
-                                                          size(failed.cap))
+    def speculative(self, failing: int | None, passing: int | None) -> tuple[int, str] | None:
+        """The repeat at the likely answer (the search's probe in flight just above the highest failure:
+        the answer if it passes; else the lowest pass above it), then the below at the failure one grid
+        step under it, while the confirmation still needs them; None: neither."""
+        lo = -1 if failing is None else failing
+        hi = self.grid.n + 1 if passing is None else passing
+        candidate = min((i for i in self.flight.busy() if lo < i < hi), default=passing)
+        if candidate is None:
+            return None
+        repeat = self.extra(candidate)
+        if repeat is None:
+            return candidate, "repeat"
+        if failing == candidate - 1 and self.extra(failing) is None and (repeat is True or repeat.ok):
+            return failing, "below"
+        return None
 
     # -- the confirmation -------------------------------------------------------------------
 
@@ -333,14 +294,20 @@ class _Search:
         result, grid = self.result, self.grid
         answer = grid[passing]
         below = None if failing is None else grid[failing]
-        if below is not None and self.width > 1:
-            repeat, below_probe = self.round([(answer, "repeat"), (below, "below")])
-        else:
-            repeat, below_probe = self.round([(answer, "repeat")])[0], None
-            if repeat.ok and below is not None:
-                below_probe = self.round([(below, "below")])[0]
+        while True:  # either may have started already (speculation); the below only while still needed
+            repeat = self.extra(passing)
+            below_probe = None if failing is None else self.extra(failing)
+            if isinstance(repeat, Probe) and (not repeat.ok or failing is None or isinstance(below_probe, Probe)):
+                break
+            if repeat is None and self.flight.free():
+                self.launch(passing, "repeat")
+            elif failing is not None and below_probe is None and self.flight.free():
+                self.launch(failing, "below")
+            else:
+                self.flight.wait()
         if repeat.ok:
-            if below_probe is None:
+            self.flight.drain()
+            if failing is None:
                 result.confirmation = "confirmed"
                 result.detail = "ok twice at %s (nothing below --low was tried)" % size(answer)
             elif below_probe.ok:
@@ -351,35 +318,58 @@ class _Search:
                 result.confirmation = "confirmed"
                 result.detail = "ok at %s twice, %s at %s twice" % (size(answer), below_probe.outcome,
                                                                      size(below))
-            self.add_noise()
-            return
+            return self.add_noise()
         noise = "ok at %s once, %s at %s once" % (size(answer), repeat.outcome, size(answer))
         index = passing
         for _ in range(widen):
             if index >= grid.n:
                 break
             index += 1
-            cap = grid[index]
-            if self.width > 1:
-                passed = all(p.ok for p in self.round([(cap, "widen"), (cap, "repeat")]))
-            else:
-                passed = self.round([(cap, "widen")])[0].ok and self.round([(cap, "repeat")])[0].ok
-            if passed:
+            if self.twice(index):
+                self.flight.drain()
+                cap = grid[index]
                 result.answer, result.bracket = cap, (_highest_failing_below(result, cap), cap)
                 result.confirmation = "noisy"
                 result.detail = ("%s; raised to %s, the first cap above it that passed twice"
                                  % (noise, size(cap)))
-                self.add_noise()
-                return
+                return self.add_noise()
+        self.flight.drain()
         result.status, result.answer, result.confirmation = UNCERTAIN, None, "noisy"
         result.detail = ("noisy: %s, and no cap above it up to %s passed twice (at most %d tolerance steps, "
                          "never above --high): too noisy to bisect at this tolerance; retry with a larger "
                          "--tolerance" % (noise, size(grid[index]), widen))
         self.add_noise()
 
+    def twice(self, index: int) -> bool:
+        """Does grid[index] pass twice? `widen`, then its repeat once a slot is free (none after a failure)."""
+        while not self.flight.free():
+            self.flight.wait()
+        keys = [self.launch(index, "widen")]
+        while True:
+            probes = [self.flight.done.get(key) for key in keys]
+            if any(p is not None and not p.ok for p in probes):
+                return False
+            if len(keys) == 2 and all(probes):
+                return True
+            if len(keys) == 1 and self.flight.free():
+                keys.append(self.launch(index, "repeat"))
+            else:
+                self.flight.wait()
+
+    def noise(self, probes) -> str:
+        """A pass below (or at) a failure among these probes, or "" when they are monotone."""
+        lowest_ok = min((p.cap for p in probes if p.ok), default=None)
+        failed = max((p for p in probes if p.verdict and not p.ok), key=lambda p: p.cap, default=None)
+        if lowest_ok is None or failed is None or lowest_ok > failed.cap:
+            return ""
+        return "the search saw ok at %s below %s at %s" % (size(lowest_ok), failed.outcome, size(failed.cap))
+
     def add_noise(self) -> None:
-        """A search that saw a pass below a failure makes the answer noisy, whatever the repeats said."""
-        noise = self.noise()
+        """A search that saw a pass below a failure makes the answer noisy, whatever the repeats said;
+        so does any probe that contradicts a confirmed answer (one in flight when it was decided)."""
+        noise = self.noise([p for p in self.result.probes if p.purpose in SEARCH])
+        if not noise and self.result.confirmation == "confirmed":
+            noise = self.noise(self.result.probes)
         if noise:
             self.result.confirmation = "noisy"
             self.result.detail += "; " + noise
@@ -395,11 +385,6 @@ def _doubling(limit: int):
         distance *= 2
 
 
-def size(value: int | None) -> str:
-    """A cap's label ("1040M"): exact, so two caps of one bisection never share one."""
-    return format_size(value)
-
-
 def _failure_at(result: Bisection, cap: int) -> str:
     return next((p.outcome for p in result.probes if p.cap == cap and not p.ok), "failed")
 
@@ -408,5 +393,5 @@ def _highest_failing_below(result: Bisection, cap: int) -> int | None:
     return max((p.cap for p in result.probes if not p.ok and p.cap < cap), default=None)
 
 
-__all__ = ["ANSWERED", "Bisection", "Grid", "HIGH_FAILS", "NEEDS_MORE", "Probe", "STOPPED", "UNCERTAIN",
-           "bisect_cap", "size"]
+__all__ = ["ANSWERED", "Bisection", "Grid", "HIGH_FAILS", "NEEDS_MORE", "Probe", "STOPPED", "SerialSlots",
+           "Slots", "UNCERTAIN", "bisect_cap", "size"]

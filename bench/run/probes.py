@@ -130,7 +130,14 @@ class RecordProbe:
         self.progress.total = max(self.progress.total, self.progress.done + len(self._started))
 
     def next(self) -> Probe:
-        """The next probe to finish: a queued one (recorded, or run here now), else the pool's next."""
+        """The next probe to finish: a recorded one first (in the order they finished when they ran, so
+        a resumed search retraces its path), else a queued one run here now, else the pool's next."""
+        recorded = [(self._finished_at(cap, repeat), (cap, repeat)) for cap, repeat in self._queued
+                    if self.store.done(dataclasses.replace(self.planned.cell, memory_limit_bytes=cap), repeat)]
+        if recorded:
+            chosen = min(recorded)[1]
+            self._queued.remove(chosen)
+            return self.round([chosen])[0]
         if self._queued:
             return self.round([self._queued.pop(0)])[0]
         done = self._session.next()
@@ -143,6 +150,13 @@ class RecordProbe:
         record = done.record
         return Probe(cap, record.outcome, record.peak_rss_bytes, record.wall_s, repeat, record.outcome_reason,
                      limit_peak_bytes=record.limit_peak_bytes, source=path.name)
+
+    def _finished_at(self, cap: int, repeat: int) -> float:
+        """When a recorded probe's run ended: its start plus its span (`concurrency`), else its start."""
+        record = load_record(self.store.path_for(dataclasses.replace(self.planned.cell, memory_limit_bytes=cap),
+                                                 repeat))
+        started = datetime.datetime.fromisoformat(record.started_at).timestamp()
+        return started + float((record.concurrency or {}).get("span_s") or record.wall_s or 0.0)
 
     def close(self) -> None:
         """Cancel what the search left running (an error stopped it, Ctrl-C): no record is kept of it."""
@@ -296,8 +310,11 @@ def _bisect_cell(probe: RecordProbe, bounds: tuple[int, int, int], uncapped: boo
     peak, source = probe.uncapped_peak(run=uncapped)
     if source:
         print("  uncapped: %s" % source, file=stream, flush=True)
-    result = bisect_cap(probe, low, high, tolerance, width=width, prior=peak if prior else None,
-                        run_round=probe.round, on_probe=lambda p: print("  " + p.line(), file=stream, flush=True))
+    try:
+        result = bisect_cap(None, low, high, tolerance, width=width, prior=peak if prior else None, slots=probe,
+                            on_probe=lambda p: print("  " + p.line(), file=stream, flush=True))
+    finally:
+        probe.close()  # an error or Ctrl-C: what is still running is cancelled, and leaves no record
     result.uncapped_peak_bytes = peak
     if probe.limiter().get("caps") == "virtual":
         result.notes.append(VIRTUAL_NOTE)

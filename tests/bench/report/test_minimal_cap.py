@@ -91,9 +91,10 @@ def test_nothing_failed_is_an_upper_bound():
 
 
 def test_errors_say_nothing_about_memory_and_two_caps_are_no_search():
-    records = [probe(64, "oom-killed"), probe(96, "error"), probe(128), probe(256, "timeout")]
-    assert cap_searches(records) == []  # two caps with a memory verdict
-    (search,) = cap_searches(records + [probe(512)])
+    records = [probe(64, "oom-killed", command="run"), probe(96, "error", command="run"), probe(128, command="run"),
+               probe(256, "timeout", command="run")]
+    assert cap_searches(records) == []  # two caps with a memory verdict, from `migbench run --memory`
+    (search,) = cap_searches(records + [probe(512, command="run")])
     assert search.caps == [64 * MB, 128 * MB, 512 * MB] and search.ignored == 2 and search.answer == 128 * MB
     assert "2 error/timeout runs ignored" in minimal_cap_table([search]).rows[0][-1]
 
@@ -128,3 +129,10 @@ def test_chart_marks_the_2015_vm_and_says_who_fits():
         in chart.caption
     assert minimal_cap.VM_2015_BYTES == 512 * MB
     assert timeline.build([r for r in records if not is_search_probe(r)]) == []
+
+
+def test_a_bisection_that_settled_with_two_caps_is_a_search():
+    """Started at the uncapped peak, a bisection can need only the answer and the step below it."""
+    records = [probe(40), probe(32, "oom-killed"), probe(40, repeat=2), probe(32, "oom-killed", repeat=2)]
+    (search,) = cap_searches(records)
+    assert search.answer == 40 * MB and search.failing == 32 * MB and search.confirmed and not search.noisy
