@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,10 +64,21 @@ def shop_tree(where: Path) -> Path:
 
 
 def wagtail_tree(python: Path, where: Path) -> Path:
-    """A project made by `wagtail start mysite`, as a wagtail user starts one."""
+    """A project made by `wagtail start mysite`, as a wagtail user starts one, with its SECRET_KEY set
+    to a fixed value, as a user sets their own: `wagtail start` writes a random one, so every run's
+    tree had different bytes, hence a new copy and a new baseline and floor variant (~15 s of the
+    suite) each time; with the same bytes, migbench reuses them as it does for a user's unchanged
+    project (a new wagtail version or a change to the template still gives a new copy)."""
     where.mkdir(parents=True, exist_ok=True)
     subprocess.run([str(python.parent / "wagtail"), "start", "mysite"], cwd=where, check=True,
                    capture_output=True, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    dev = where / "mysite" / "mysite" / "settings" / "dev.py"
+    text = dev.read_text(encoding="utf-8")
+    fixed = re.sub(r'(?m)^SECRET_KEY = ".*"$', 'SECRET_KEY = "django-insecure-migbench-tests-fixed-key"', text)
+    assert fixed != text, "wagtail start no longer writes SECRET_KEY in mysite/settings/dev.py"
+    stat = dev.stat()
+    dev.write_text(fixed, encoding="utf-8")
+    os.utime(dev, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     return where / "mysite"
 
 

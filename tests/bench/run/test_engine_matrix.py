@@ -35,6 +35,14 @@ pytestmark = pytest.mark.e2e
 EVERY = ("all", "per-app", "backward", "squash", "squash-final", "zero", "optimize", "floor")
 LINES = [("1.8", "2.7", ("all", "zero", "floor")), ("2.2", None, ("all", "floor")),
          ("4.2", None, EVERY), ("6.0", None, ("all", "floor"))]
+# Left out on 4.2 for the suite's time, with where each is still run on that engine:
+# - squash-final on both: its variant is squash's squashed migrations with the replaced files deleted
+#   and `replaces` dropped, so the engine runs the same operations as for squash (run here); the
+#   follow-up itself is checked on SQLite on 1.8 and 6.0 (tests/bench/strategies/test_strategy_lines.py)
+#   and squash-final runs on PostgreSQL on a real project (tests/bench/projects/test_real_input.py,
+#   test_the_same_project_migrates_on_postgresql_with_every_other_strategy, Django 5.2).
+# - optimize on PostgreSQL: run there by the same real-project test; on MariaDB it stays here.
+LEFT_OUT = {("postgresql", "4.2"): ("squash-final", "optimize"), ("mariadb", "4.2"): ("squash-final",)}
 
 
 def tiny():
@@ -64,6 +72,7 @@ def _run(served, line, python, tmp_path, names, dev_loop="off"):
 def test_every_strategy_matches_the_baseline_on(served, line, python, names, own_cache, tmp_path):
     target = resolve_line(line)
     assert all(strategies.get(n).unsupported(target) is None for n in names)
+    names = tuple(n for n in names if n not in LEFT_OUT.get((served.name, line), ()))
     dev_loop = "on" if line == "6.0" else "off"  # the test database made on the server, once per engine
     _matrix, records = _run(served, line, python, tmp_path, names, dev_loop)
     assert sorted(records) == sorted(names)
