@@ -65,6 +65,37 @@ def open_pool(address: str | None = None, workers: int | None = None) -> Iterato
         yield DaskPool(client, origin)
 
 
+class LazyPool:
+    """`open_pool` on first use: a command whose runs are all recorded already starts no cluster. A
+    cluster that cannot be had is still one line (MigbenchError) before any run, at that first use."""
+
+    def __init__(self, address: str | None, workers: int | None):
+        self.address, self.workers = address, workers
+        self._stack = contextlib.ExitStack()
+        self._pool = None
+
+    def _open(self):
+        if self._pool is None:
+            self._pool = self._stack.enter_context(open_pool(self.address, self.workers))
+        return self._pool
+
+    @property
+    def slots(self) -> int:
+        return self._open().slots
+
+    def describe(self) -> str:
+        return self._open().describe()
+
+    def run(self, jobs, context):
+        return self._open().run(jobs, context)
+
+    def session(self, context):
+        return self._open().session(context)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
 def parse_workers(text: str | None) -> int | None:
     """--workers N: a whole number of local worker processes, 1 to MAX_LOCAL_WORKERS."""
     if text is None:
@@ -91,4 +122,4 @@ def parse_cluster(text: str | None) -> str | None:
     return text
 
 
-__all__ = ["MAX_LOCAL_WORKERS", "open_pool", "parse_cluster", "parse_workers"]
+__all__ = ["LazyPool", "MAX_LOCAL_WORKERS", "open_pool", "parse_cluster", "parse_workers"]

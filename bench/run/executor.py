@@ -250,12 +250,15 @@ def _run_on_pool(pool: Pool, pending, scenario, options, matrix, store, command,
     """The matrix's runs on a pool's slots: all at once, stored as they finish; then the profiled runs."""
     context = RunContext(scenario, options, command, matrix.project_target,
                          dict(zip((e.name for e in matrix.engines), options.databases)))
-    progress.note("cluster      %s" % pool.describe())
     jobs = [Job(planned, repeat, wants_dev_loop(options)) for planned, repeat in pending]
+    if jobs:
+        progress.note("cluster      %s" % pool.describe())  # the cluster starts (or is reached) here
     written = [path for done in pool.run(jobs, context)
-               for path in _store_done(done, store, progress, unusable)]
+               for path in _store_done(done, store, progress, unusable)] if jobs else []
     profiles = [Job(planned, 1, profile=mode) for mode in options.profile for planned in matrix.cells
                 if planned.cell not in unusable and not store.profile_done(planned.cell, mode)]
+    if profiles and not jobs:
+        progress.note("cluster      %s" % pool.describe())
     for done in pool.run(profiles, context) if profiles else ():
         if done.record is None:
             _store_done(done, store, progress, unusable)

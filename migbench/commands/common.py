@@ -84,16 +84,19 @@ def cluster_values(args) -> tuple[str | None, int | None]:
 
 @contextlib.contextmanager
 def cluster_pool(args):
-    """The pool of --cluster or --workers for the block (None without either): bad values and an
-    unreachable scheduler are one line, before any run."""
-    from migbench.bench.cluster import open_pool
+    """The pool of --cluster or --workers for the block (None without either): bad values are one line
+    here, an unreachable scheduler one line when the first run is handed to it (before any run)."""
+    from migbench.bench.cluster import LazyPool
 
     address, workers = cluster_values(args)
     if address is None and workers is None:
         yield None
         return
-    with open_pool(address, workers) as pool:
+    pool = LazyPool(address, workers)  # started or connected when the first run is handed to it
+    try:
         yield pool
+    finally:
+        pool.close()
 
 
 def add_seed_option(parser, text: str = "override the scenario's seed") -> None:

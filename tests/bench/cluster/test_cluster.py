@@ -71,9 +71,10 @@ def test_a_cluster_run_resumes_a_serial_one_and_its_records_say_the_same(tmp_pat
             assert concurrency["solo"] == (concurrency["overlapping_runs"] == 0 == len(concurrency["others"]))
             assert 0 <= concurrency["overlap_s"] <= concurrency["span_s"]
             assert record.host["machine_id"] is None or len(record.host["machine_id"]) >= 8
-    # The same command again: everything is recorded, nothing runs, no cluster is needed for it.
+    # The same command again: everything is recorded, nothing runs, and no cluster is started for it.
     again = migbench(*common, "--repeat", "2", "--workers", "2")
     assert again.returncode == 0 and "resuming: 4 of 4 runs already recorded" in again.stderr
+    assert "cluster " not in again.stderr
 
 
 def _descendants_running(parent: psutil.Process, needle: str) -> list[psutil.Process]:
