@@ -81,7 +81,8 @@ class LazyPool:
 
     @property
     def slots(self) -> int:
-        return self._open().slots
+        """--workers N is N slots without starting anything; a --cluster's slots are its workers'."""
+        return self.workers if self._pool is None and self.workers is not None else self._open().slots
 
     def describe(self) -> str:
         return self._open().describe()

@@ -123,6 +123,7 @@ class RecordProbe:
             self._queued.append((cap, repeat))
             return
         if self._session is None:
+            self._announce()
             self._session = self.pool.session(self._context())
         job = Job(dataclasses.replace(self.planned, cell=cell), repeat)
         self._session.submit(job)
@@ -165,6 +166,13 @@ class RecordProbe:
             self._session = None
         self._queued, self._started = [], {}
 
+    def _announce(self) -> None:
+        """Say which cluster runs the probes, once per command: a local cluster starts (or --cluster is
+        reached) at the first probe that is not recorded yet, so a resumed bisection starts none."""
+        if not getattr(self.pool, "announced", False):
+            self.progress.note("cluster      %s" % self.pool.describe())
+            self.pool.announced = True
+
     def _context(self) -> RunContext:
         return RunContext(self.scenario, self.options, self.command, self.matrix.project_target,
                           dict(zip((e.name for e in self.matrix.engines), self.options.databases)))
@@ -198,6 +206,7 @@ class RecordProbe:
         self.progress.total = max(self.progress.total, self.progress.done + len(todo))  # the total was a guess
         if self.pool is not None and todo:
             jobs = {Job(dataclasses.replace(self.planned, cell=cells[i][0]), cells[i][1]): i for i in todo}
+            self._announce()
             for done in self.pool.run(list(jobs), self._context()):
                 index = jobs[done.job]
                 if done.record is None:
@@ -274,8 +283,6 @@ def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, 
     matrix = plan_with_notes(scenario, options, high, progress)
     store = ResultStore(out)
     check_same_project(store, scenario, matrix.project_target, options.limiter)
-    if pool is not None:
-        progress.note("cluster      %s" % pool.describe())
     # high, low, the bisection, two confirmations, the uncapped run: a guess (widening adds more)
     steps = math.ceil(math.log2((high - low) / tolerance))
     progress.begin(total=len(matrix.cells) * (4 + steps + int(uncapped)), already=0)

@@ -272,6 +272,7 @@ def test_real_bisection_of_quick_through_the_cli(tmp_path):
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("(recorded earlier)") == len(bisection["probes"])
     assert "running" not in again.stderr and "profiling" not in again.stderr
+    assert "cluster " not in again.stderr  # nothing to run: no local cluster was started
     assert {name: (tmp_path / name).read_bytes() for name in records} == before
     assert json.loads(summary_path.read_text())["bisection"]["answer_bytes"] == answer
 
