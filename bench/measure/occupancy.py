@@ -56,17 +56,27 @@ class Occupancy:
         self.run_id = run_id or uuid.uuid4().hex
         self.machine_slots = machine_slots
         self.started: float | None = None
-        self.root = registry()
+        self.root: Path | None = None  # None: the registry could not be written (nothing is recorded)
 
     def enter(self) -> "Occupancy":
+        """Register the run; a registry that cannot be written leaves `concurrency` unrecorded (null),
+        never the run unmeasured."""
         self.started = time.time()
         me = psutil.Process()
-        _write_atomic(self.root / ("%s.live" % self.run_id), {
-            "run_id": self.run_id, "pid": me.pid, "create_time": me.create_time(), "started": self.started})
+        try:
+            root = registry()
+            _write_atomic(root / ("%s.live" % self.run_id), {
+                "run_id": self.run_id, "pid": me.pid, "create_time": me.create_time(), "started": self.started})
+        except OSError:
+            return self
+        self.root = root
         return self
 
-    def observe(self) -> dict:
-        """The record's `concurrency` as of now: the other runs that overlapped this one so far."""
+    def observe(self) -> dict | None:
+        """The record's `concurrency` as of now: the other runs that overlapped this one so far (None
+        when the registry could not be written)."""
+        if self.root is None:
+            return None
         now = time.time()
         start = self.started if self.started is not None else now
         spans: dict[str, tuple[float, float]] = {}
@@ -87,15 +97,19 @@ class Occupancy:
 
     def leave(self) -> None:
         """Log the run as ended and remove its live file (also after a failure: the span stays true)."""
+        if self.root is None:
+            return
         ended = time.time()
         line = json.dumps({"run_id": self.run_id, "started": self.started, "ended": ended}) + "\n"
         log = self.root / ("ended-%s.jsonl" % time.strftime("%Y%m%d", time.gmtime(ended)))
         try:
             fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
             try:
-                os.write(fd, line.encode())  # one write under PIPE_BUF-sized lines: appends never interleave
+                os.write(fd, line.encode())  # one small write with O_APPEND: lines never interleave
             finally:
                 os.close(fd)
+        except OSError:
+            pass  # the others then miss this run's span once it ended; its own record is written already
         finally:
             (self.root / ("%s.live" % self.run_id)).unlink(missing_ok=True)
         _prune(self.root, ended)
