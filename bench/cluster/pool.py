@@ -49,7 +49,7 @@ class DaskPool:
         self.workers = _slot_workers(client)
         if not self.workers:
             raise MigbenchError(
-                "the cluster at %s offers no measurement slot: start each worker with `dask worker %s "
+                "%s offers no measurement slot: start each worker with `dask worker %s "
                 "--nthreads 1 --resources %s=1` (docs/cluster.md)" % (origin, client.scheduler.address, RESOURCE))
         _check_same_migbench(client, self.workers)
         self.machines = _machines(client, self.workers)
