@@ -37,12 +37,10 @@ _CONNECT_S = 10
 def open_pool(address: str | None = None, workers: int | None = None) -> Iterator["DaskPool"]:
     """The pool of `--cluster ADDRESS` (connected) or `--workers N` (a LocalCluster started here and stopped
     on leaving, also on errors and Ctrl-C); one line naming the problem when it cannot be had."""
-    try:
-        import dask
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise MigbenchError("--cluster and --workers need Dask: pip install 'migbench[cluster]' (or dask "
-                            "distributed), then retry") from None
+    require_dask()
+    import dask
+    from distributed import Client, LocalCluster
+
     from .pool import DaskPool  # noqa: F811 (the runtime import; the one above is for the annotation)
 
     with contextlib.ExitStack() as stack:
@@ -63,6 +61,15 @@ def open_pool(address: str | None = None, workers: int | None = None) -> Iterato
                                     "`dask scheduler` (docs/cluster.md)" % (address, error)) from None
             origin = "the Dask scheduler at %s" % address
         yield DaskPool(client, origin)
+
+
+def require_dask() -> None:
+    """One line naming what to install when Dask is missing (checked before planning: nothing runs)."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None or importlib.util.find_spec("dask") is None:
+        raise MigbenchError("--cluster and --workers need Dask: pip install 'migbench[cluster]' (or dask "
+                            "distributed), then retry")
 
 
 class LazyPool:
@@ -123,4 +130,4 @@ def parse_cluster(text: str | None) -> str | None:
     return text
 
 
-__all__ = ["LazyPool", "MAX_LOCAL_WORKERS", "open_pool", "parse_cluster", "parse_workers"]
+__all__ = ["LazyPool", "MAX_LOCAL_WORKERS", "open_pool", "parse_cluster", "parse_workers", "require_dask"]

@@ -77,9 +77,12 @@ def add_cell_options(parser, limiters: str = LIMITERS) -> None:
 
 def cluster_values(args) -> tuple[str | None, int | None]:
     """(--cluster address, --workers count), checked; (None, None) without either."""
-    from migbench.bench.cluster import parse_cluster, parse_workers
+    from migbench.bench.cluster import parse_cluster, parse_workers, require_dask
 
-    return parse_cluster(getattr(args, "cluster", None)), parse_workers(getattr(args, "workers", None))
+    values = parse_cluster(getattr(args, "cluster", None)), parse_workers(getattr(args, "workers", None))
+    if values != (None, None):
+        require_dask()
+    return values
 
 
 @contextlib.contextmanager
