@@ -32,6 +32,7 @@ from typing import Iterable, Iterator
 from migbench import __version__
 from migbench.bench.measure import host
 from migbench.bench.records import record_from_dict
+from migbench.bench.records.sharing import machine_name
 from migbench.bench.run.jobs import Done, Job, RunContext
 from migbench.errors import MigbenchError
 from migbench.provenance import git_commit
@@ -51,9 +52,12 @@ class DaskPool:
             raise MigbenchError(
                 "%s offers no measurement slot: start each worker with `dask worker %s "
                 "--nthreads 1 --resources %s=1` (docs/cluster.md)" % (origin, client.scheduler.address, RESOURCE))
-        _check_same_migbench(client, self.workers)
-        self.machines = _machines(client, self.workers)
+        identities = _identities(client, self.workers)
+        self.machines = {address: identity["machine"] for address, identity in identities.items()}
         self.slots = len(self.workers)
+        per_machine = Counter(self.machines.values())
+        self.info = {"scheduler": client.scheduler.address, "workers": self.slots,  # what each task carries
+                     "slots_by_worker": {w: per_machine[m] for w, m in self.machines.items()}}
 
     def describe(self) -> str:
         per_machine = Counter(self.machines.values())
@@ -61,11 +65,6 @@ class DaskPool:
             self.origin, self.slots, "" if self.slots == 1 else "s", len(per_machine),
             "" if len(per_machine) == 1 else "s",
             ", ".join("%s: %d" % (machine, n) for machine, n in sorted(per_machine.items())))
-
-    def cluster_info(self) -> dict:
-        per_machine = Counter(self.machines.values())
-        return {"scheduler": self.client.scheduler.address, "workers": self.slots,
-                "slots_by_worker": {w: per_machine[m] for w, m in self.machines.items()}}
 
     def run(self, jobs: Iterable[Job], context: RunContext) -> Iterator[Done]:
         """Submit every job at once (one slot each); yield a Done per job as it finishes. Leaving early
@@ -99,7 +98,7 @@ class Session:
         return len(self.futures)
 
     def submit(self, job: Job) -> None:
-        task = Task.of(job, self.context, self.pool.cluster_info())
+        task = Task.of(job, self.context, self.pool.info)
         key = "migbench-%s-%s" % (job.planned.cell.slug(job.repeat), uuid.uuid4().hex[:8])
         future = self.pool.client.submit(perform, task, resources={RESOURCE: 1}, pure=False, key=key)
         self.futures[future] = job
@@ -109,13 +108,16 @@ class Session:
         future = next(self.completed)
         return _done(self.futures.pop(future), future)
 
+    def close(self) -> None:
+        if self.futures:  # queued tasks never start; running ones stop their children (task.py)
+            self.pool.client.cancel(list(self.futures), force=True)
+            self.futures.clear()
+
     def __enter__(self) -> "Session":
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.futures:  # queued tasks never start; running ones stop their children (task.py)
-            self.pool.client.cancel(list(self.futures), force=True)
-            self.futures.clear()
+        self.close()
 
 
 def _done(job: Job, future) -> Done:
@@ -156,17 +158,12 @@ def _slot_workers(client) -> list[str]:
 
 
 def _identity() -> dict:
-    return {"version": __version__, "commit": git_commit(), "machine": _machine()}
+    """What a worker runs and where (run on every worker by the client)."""
+    return {"version": __version__, "commit": git_commit(), "machine": machine_name(host.describe())}
 
 
-def _machine() -> str:
-    described = host.describe()
-    machine_id = described.get("machine_id")
-    return "%s/%s" % (described["hostname"], machine_id[:12]) if machine_id else described["hostname"]
-
-
-def _check_same_migbench(client, workers: list[str]) -> None:
-    """Every worker imports the migbench this client runs, at the same commit."""
+def _identities(client, workers: list[str]) -> dict[str, dict]:
+    """Every worker's identity, after checking it imports the migbench this client runs, at the same commit."""
     mine = _identity()
     try:
         theirs = client.run(_identity, workers=workers)
@@ -180,10 +177,7 @@ def _check_same_migbench(client, workers: list[str]) -> None:
                                 "same migbench on every machine of the cluster (docs/cluster.md)"
                                 % (address, identity["version"], identity["commit"] or "unknown",
                                    mine["version"], mine["commit"] or "unknown"))
-
-
-def _machines(client, workers: list[str]) -> dict[str, str]:
-    return {address: identity["machine"] for address, identity in client.run(_identity, workers=workers).items()}
+    return theirs
 
 
 __all__ = ["DaskPool", "RESOURCE"]

@@ -63,7 +63,7 @@ def perform(task: Task) -> dict:
                "machine_slots": int(task.cluster.get("slots_by_worker", {}).get(address, 1))}
     with tempfile.TemporaryDirectory(prefix="migbench-task-") as tmp:
         task_path, result_path, log_path = Path(tmp, "task.pickle"), Path(tmp, "result.pickle"), Path(tmp, "log")
-        task_path.write_bytes(pickle.dumps(_with_cluster(task, cluster)))
+        task_path.write_bytes(pickle.dumps(dataclasses.replace(task, cluster=cluster)))
         with open(log_path, "wb") as log:
             child = subprocess.Popen([sys.executable, "-m", "migbench.bench.cluster.child", str(task_path),
                                       str(result_path)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -76,10 +76,6 @@ def perform(task: Task) -> dict:
                       % (name, child.returncode, " | ".join(tail) or "no output")}
     result["worker"] = name
     return result
-
-
-def _with_cluster(task: Task, cluster: dict) -> Task:
-    return dataclasses.replace(task, cluster=cluster)
 
 
 def _wait(child: subprocess.Popen, cancelled) -> None:

@@ -31,7 +31,11 @@ def machine_of(record) -> str:
 
     Both, because either alone can be shared by two machines: clones of one VM image keep the
     image's machine id, and hosts of a cluster are often named alike ("worker")."""
-    host = getattr(record, "host", None) or {}
+    return machine_name(getattr(record, "host", None) or {})
+
+
+def machine_name(host: dict) -> str:
+    """A record's `host` (bench/measure/host.py: describe) as machine_of names it."""
     name = str(host.get("hostname") or "unknown")
     machine_id = host.get("machine_id")
     return "%s/%s" % (name, str(machine_id)[:12]) if machine_id else name
@@ -49,4 +53,4 @@ def describe_concurrency(record) -> str:
         concurrency.get("overlap_s", 0.0), concurrency.get("span_s", 0.0))
 
 
-__all__ = ["CONCURRENT", "SOLO", "describe_concurrency", "machine_of", "timing_mode"]
+__all__ = ["CONCURRENT", "SOLO", "describe_concurrency", "machine_name", "machine_of", "timing_mode"]

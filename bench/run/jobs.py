@@ -75,6 +75,8 @@ class Session(Protocol):
 
     def next(self) -> Done: ...  # blocks until a submitted job is done
 
+    def close(self) -> None: ...  # cancels what is still pending
+
     def __enter__(self) -> "Session": ...
 
     def __exit__(self, *exc) -> None: ...

@@ -98,7 +98,8 @@ def command_probe(argv: Sequence[str], limiter: str = "auto", timeout_s: float |
 class RecordProbe:
     """Probes of one cell, each a `migbench run` record in `store` (read back when already there).
 
-    With a `pool` (a cluster), a round of probes runs on its slots at once (`round`); memory
+    It is the search's slots (bench/run/bisect_slots.py: `start`, `next`): here one probe runs at a
+    time; with a `pool` (a cluster) every started probe goes to the pool's session at once, and memory
     verdicts do not depend on the neighbours (their times are marked concurrent in the records)."""
 
     def __init__(self, planned: PlannedCell, matrix: Matrix, scenario: Scenario, options: RunOptions,
@@ -110,15 +111,12 @@ class RecordProbe:
         self._started: dict = {}  # Job -> (cap, repeat), submitted to the pool's session
         self._session = None
 
-    def __call__(self, cap: int, repeat: int) -> Probe:
-        return self.round([(cap, repeat)])[0]
-
     # -- the search's slots (bench/run/bisect.py): start probes, collect them as they finish --------
 
     def start(self, cap: int, repeat: int) -> None:
         """Begin the probe at (cap, repeat): read back when recorded, submitted to the pool's session, or
         queued to run here when `next` asks (one at a time)."""
-        cell = dataclasses.replace(self.planned.cell, memory_limit_bytes=cap)
+        cell = self._at(cap)
         if self.store.done(cell, repeat) or self.pool is None:
             self._queued.append((cap, repeat))
             return
@@ -133,38 +131,45 @@ class RecordProbe:
     def next(self) -> Probe:
         """The next probe to finish: a recorded one first (in the order they finished when they ran, so
         a resumed search retraces its path), else a queued one run here now, else the pool's next."""
-        recorded = [(self._finished_at(cap, repeat), (cap, repeat)) for cap, repeat in self._queued
-                    if self.store.done(dataclasses.replace(self.planned.cell, memory_limit_bytes=cap), repeat)]
+        recorded = []
+        for cap, repeat in self._queued:
+            path = self.store.path_for(self._at(cap), repeat)
+            if self.store.done(self._at(cap), repeat):
+                record = load_record(path)
+                recorded.append((_finished_at(record), (cap, repeat), record, path))
         if recorded:
-            chosen = min(recorded)[1]
-            self._queued.remove(chosen)
-            return self.round([chosen])[0]
+            _, (cap, repeat), record, path = min(recorded, key=lambda found: found[:2])
+            self._queued.remove((cap, repeat))
+            return self._keep(cap, repeat, record, path, reused=True)
         if self._queued:
-            return self.round([self._queued.pop(0)])[0]
+            cap, repeat = self._queued.pop(0)
+            try:
+                record, path = self._run_here(self._at(cap), repeat)
+            except MigbenchError as error:  # the cell cannot be prepared: nothing was measured
+                return Probe(cap, "error", None, 0.0, repeat, "cannot run: %s" % error)
+            return self._keep(cap, repeat, record, path)
         done = self._session.next()
         cap, repeat = self._started.pop(done.job)
         if done.record is None:  # cannot be prepared there, or lost: nothing measured
             return Probe(cap, "error", None, 0.0, repeat, "cannot run: %s" % (done.error or done.lost))
-        path = self.store.write(done.record)
-        self.progress.done += 1
-        self.records.append((done.record, path))
-        record = done.record
-        return Probe(cap, record.outcome, record.peak_rss_bytes, record.wall_s, repeat, record.outcome_reason,
-                     limit_peak_bytes=record.limit_peak_bytes, source=path.name)
-
-    def _finished_at(self, cap: int, repeat: int) -> float:
-        """When a recorded probe's run ended: its start plus its span (`concurrency`), else its start."""
-        record = load_record(self.store.path_for(dataclasses.replace(self.planned.cell, memory_limit_bytes=cap),
-                                                 repeat))
-        started = datetime.datetime.fromisoformat(record.started_at).timestamp()
-        return started + float((record.concurrency or {}).get("span_s") or record.wall_s or 0.0)
+        return self._keep(cap, repeat, done.record, self.store.write(done.record))
 
     def close(self) -> None:
         """Cancel what the search left running (an error stopped it, Ctrl-C): no record is kept of it."""
         if self._session is not None:
-            self._session.__exit__(None, None, None)
+            self._session.close()
             self._session = None
         self._queued, self._started = [], {}
+
+    def _keep(self, cap: int, repeat: int, record: RunRecord, path: Path, reused: bool = False) -> Probe:
+        """Count a probe's record as this bisection's, and say what it found."""
+        self.progress.done += 1
+        self.records.append((record, path))
+        return Probe(cap, record.outcome, record.peak_rss_bytes, record.wall_s, repeat, record.outcome_reason,
+                     limit_peak_bytes=record.limit_peak_bytes, source=path.name, reused=reused)
+
+    def _at(self, cap: int | None) -> Cell:
+        return dataclasses.replace(self.planned.cell, memory_limit_bytes=cap)
 
     def _announce(self) -> None:
         """Say which cluster runs the probes, once per command: a local cluster starts (or --cluster is
@@ -177,70 +182,29 @@ class RecordProbe:
         return RunContext(self.scenario, self.options, self.command, self.matrix.project_target,
                           dict(zip((e.name for e in self.matrix.engines), self.options.databases)))
 
-    def round(self, requests: list[tuple[int, int]]) -> list[Probe]:
-        """The probes at (cap, repeat) of one round, in order: recorded ones read back, the others run
-        (one after another here, at once on a pool)."""
-        cells = [(dataclasses.replace(self.planned.cell, memory_limit_bytes=cap), repeat) for cap, repeat in requests]
-        found = self.measure(cells)
-        probes = []
-        for (cap, repeat), outcome in zip(requests, found):
-            if isinstance(outcome, str):  # the cell cannot be prepared, or the run was lost: nothing measured
-                probes.append(Probe(cap, "error", None, 0.0, repeat, outcome))
-                continue
-            record, path, reused = outcome
-            probes.append(Probe(cap, record.outcome, record.peak_rss_bytes, record.wall_s, repeat,
-                                record.outcome_reason, limit_peak_bytes=record.limit_peak_bytes, source=path.name,
-                                reused=reused))
-        return probes
-
-    def measure(self, cells: list[tuple[Cell, int]]) -> list:
-        """Per (cell, repeat): (record, path, reused), or why nothing was measured (a str)."""
-        results: dict[int, object] = {}
-        todo = []
-        for index, (cell, repeat) in enumerate(cells):
-            if self.store.done(cell, repeat):
-                path = self.store.path_for(cell, repeat)
-                results[index] = (load_record(path), path, True)
-            else:
-                todo.append(index)
-        self.progress.total = max(self.progress.total, self.progress.done + len(todo))  # the total was a guess
-        if self.pool is not None and todo:
-            jobs = {Job(dataclasses.replace(self.planned, cell=cells[i][0]), cells[i][1]): i for i in todo}
-            self._announce()
-            for done in self.pool.run(list(jobs), self._context()):
-                index = jobs[done.job]
-                if done.record is None:
-                    results[index] = "cannot run: %s" % (done.error or done.lost)
-                    continue
-                results[index] = (done.record, self.store.write(done.record), False)
+    def record(self, cell: Cell, repeat: int) -> tuple[RunRecord, Path]:
+        """One run of `cell` (the uncapped one), here or on the pool; a MigbenchError when nothing was measured."""
+        if self.pool is None:
+            record, path = self._run_here(cell, repeat)
         else:
-            for index in todo:
-                cell, repeat = cells[index]
-                try:
-                    results[index] = self._run_here(cell, repeat)
-                except MigbenchError as error:  # the cell cannot be prepared: nothing was measured
-                    results[index] = "cannot run: %s" % error
-        out = [results[i] for i in range(len(cells))]
-        for found in out:
-            if not isinstance(found, str):
-                self.progress.done += 1
-                self.records.append(found[:2])
-        return out
+            self._announce()
+            [done] = self.pool.run([Job(dataclasses.replace(self.planned, cell=cell), repeat)], self._context())
+            if done.record is None:
+                raise MigbenchError("cannot run: %s" % (done.error or done.lost))
+            record, path = done.record, self.store.write(done.record)
+        self.progress.done += 1
+        self.records.append((record, path))
+        return record, path
 
-    def record(self, cell: Cell, repeat: int) -> tuple[RunRecord, Path, bool]:
-        found = self.measure([(cell, repeat)])[0]
-        if isinstance(found, str):
-            raise MigbenchError(found)
-        return found
-
-    def _run_here(self, cell: Cell, repeat: int) -> tuple[RunRecord, Path, bool]:
+    def _run_here(self, cell: Cell, repeat: int) -> tuple[RunRecord, Path]:
+        self.progress.total = max(self.progress.total, self.progress.done + 1)  # the total was a guess
         self.progress.start_cell(cell, repeat)
         record = run_once(dataclasses.replace(self.planned, cell=cell), repeat, self.matrix.project,
                           self.scenario, self.options, self.command, on_sample=self.progress.sample,
                           on_note=self.progress.note)
         path = self.store.write(record)
         self.progress.finish()
-        return record, path, False
+        return record, path
 
     def uncapped_peak(self, run: bool) -> tuple[int | None, str]:
         """The cell's uncapped peak RSS from an ok record in the store, else from one new run."""
@@ -255,7 +219,10 @@ class RecordProbe:
             return None, "not measured (--no-uncapped)"
         self.progress.note("uncapped     one run without a cap, for the search's starting point and the cap/peak comparison "
                            "(--no-uncapped skips it)")
-        record, path, _ = self.record(cell, repeat)
+        try:
+            record, path = self.record(cell, repeat)
+        except MigbenchError as error:  # the cell cannot be prepared: the search will stop on it too
+            return None, "the uncapped run could not be made: %s" % error
         if record.outcome != "ok":
             return None, "the uncapped run ended %s (%s): %s" % (record.outcome, path.name, record.outcome_reason)
         return record.peak_rss_bytes, "measured now: %s" % path.name
@@ -271,8 +238,8 @@ def bisect_scenario(scenario: Scenario, options: RunOptions, bounds: tuple[int, 
                     prior: bool = True) -> list[Bisection]:
     """Bisect every cell of the matrix; print probes as they finish; write one summary per cell.
 
-    Cells are bisected one after another; with a `pool`, each round of a cell's search probes as
-    many caps at once as the pool has slots (a k-ary search, bench/run/bisect.py). `prior`: start
+    Cells are bisected one after another; with a `pool`, a cell's search keeps every slot busy
+    (several caps while the bracket is open, the confirmation's repeats early: bench/run/bisect.py). `prior`: start
     the bracket at the cell's uncapped peak when it is recorded or measured (first)."""
     stream = stream or sys.stdout
     low, high, tolerance = bounds
@@ -331,6 +298,12 @@ def _bisect_cell(probe: RecordProbe, bounds: tuple[int, int, int], uncapped: boo
         print("  note: %s" % note, file=stream)
     print("  summary in %s" % path, file=stream, flush=True)
     return result
+
+
+def _finished_at(record: RunRecord) -> float:
+    """When a recorded probe's run ended: its start plus its span (`concurrency`), else plus its wall."""
+    started = datetime.datetime.fromisoformat(record.started_at).timestamp()
+    return started + float((record.concurrency or {}).get("span_s") or record.wall_s or 0.0)
 
 
 def write_summary(result: Bisection, probe: RecordProbe, started_at: datetime.datetime,
