@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Iterator
 
 from migbench.errors import MigbenchError
-from migbench.targets import resolve_line, version_key
+from migbench.targets import is_line, resolve_line, version_key
 
-from . import interpreters, shim as shim_files
+from . import interpreters, shim as shim_files, sources
 from .interpreters import Interpreter
 
 MARKER = "migbench-env.json"
@@ -61,6 +61,7 @@ class Environment:
     django_version: str
     shim: bool = False  # Django runs through the compatibility shim (bench/env/shim)
     shim_sha256: str | None = None  # digest of the shim files installed, if any
+    source: dict | None = None  # a checkout's or commit's Django: sources.Snapshot.describe(); None: PyPI
 
     @property
     def key(self) -> str:
@@ -88,8 +89,11 @@ def ensure(django: str, python: str | None = None) -> Environment:
     """The environment for `django` ("1.8" = the line's latest, or exact "4.2.11").
 
     Built on first use, reused afterwards; safe against concurrent callers (two tox
-    envs asking for the same pair) and against a build killed half-way.
+    envs asking for the same pair) and against a build killed half-way. A checkout's or a
+    commit's spec (sources.py) gets an environment keyed by its commit and uncommitted changes.
     """
+    if sources.is_spec(django):
+        return _ensure_source(sources.parse(django), python)
     wanted = _exact_version(django)
     line = resolve_line(wanted)
     interp = interpreters.for_django(line, python)
@@ -107,6 +111,63 @@ def ensure(django: str, python: str | None = None) -> Environment:
         env = _load(path)
         assert env is not None, "marker written but unreadable: %s" % path
         return env
+
+
+def _ensure_source(source: sources.Source, python: str | None) -> Environment:
+    """The environment of a checkout or commit: keyed by its identity (commit, uncommitted changes).
+
+    The tree is copied into the environment (`django-src/`) and put on its path by a .pth file,
+    with the dependencies its metadata declares installed by pip: a snapshot, not a link, so
+    editing the checkout afterwards never changes what an environment measured (the edit is a
+    new identity, a new environment). Building a wheel instead costs ~10 s a commit, which
+    `migbench find` would pay at every probe."""
+    snap = sources.snapshot(source)
+    line = resolve_line(source.version)
+    interp = interpreters.for_django(line, python)
+    shim = line.needs_shim(interp.minor)
+    path = cache_root() / "envs" / env_key(interp.version, snap.identity)
+    env = _load(path)
+    if env is not None and _shim_current(env, shim):
+        return env
+    with locked(path.name):
+        env = _load(path)
+        if env is None:
+            if path.exists():
+                shutil.rmtree(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                _create_venv(path, interp)
+                python_path = _venv_python(path)
+                tree = sources.export(source, snap, path / "django-src")
+                needs = sources.requirements(tree)
+                if needs:
+                    _run([str(python_path), "-m", "pip", "install", "--disable-pip-version-check", *needs],
+                         path.name, "pip install %s" % " ".join(needs), _PIP_TIMEOUT)
+                (_site_packages(path, python_path, interp) / "migbench-django-src.pth").write_text(str(tree) + "\n")
+                digest = _install_shim(path, python_path, interp) if shim else None
+                _verify_tree(path, python_path, tree, shim)
+                _write_json(path / MARKER, {
+                    "python_version": interp.version, "django_version": snap.identity, "shim": shim,
+                    _SHIM_DIGEST_KEY: digest, "created_at": time.time(), "interpreter": interp.path,
+                    "source": snap.describe(source)})
+            except BaseException:
+                shutil.rmtree(path, ignore_errors=True)
+                raise
+        elif not _shim_current(env, shim):
+            _sync_shim(env, interp, shim)
+        env = _load(path)
+        assert env is not None, "marker written but unreadable: %s" % path
+        return env
+
+
+def _verify_tree(path: Path, python: Path, tree: Path, shim: bool) -> None:
+    """The env imports Django from its own copy of the tree, not from anywhere else."""
+    out = _run([str(python), "-c", (_SHIM_SMOKE if shim else "") + "\nimport django; print(django.__file__)"],
+               path.name, "importing Django from the checkout", 120, hint=_SHIM_HINT if shim else _NETWORK_HINT)
+    found = out.strip().splitlines()[-1] if out.strip() else ""
+    if not found.startswith(str(tree) + os.sep):
+        raise MigbenchError("environment %s imports Django from %s, not from its copy of the checkout (%s); "
+                            "delete it with `rm -rf %s` and retry" % (path.name, found or "nowhere", tree, path))
 
 
 def ensure_driver(env: Environment, engine: str, requirement: str, module: str, distribution: str,
@@ -172,11 +233,14 @@ def _shim_current(env: Environment, shim: bool) -> bool:
 
 
 def _exact_version(django: str) -> str:
-    """A line maps to its latest release; an exact release is normalised to X.Y.Z."""
+    """A line maps to its latest release; an exact release is normalised to X.Y.Z; a pre-release
+    ("6.1rc1") is pip's to find, as written."""
     key = version_key(django)
-    if len(key) == 2:
+    if is_line(django):
         return resolve_line(django).latest
-    return "%d.%d.%d" % key
+    if len(key) == 2:
+        return django.strip().lower()
+    return "%d.%d.%d" % key + django.strip().lower()[len("%d.%d.%d" % key):]
 
 
 def _build(path: Path, interp: Interpreter, django: str, shim: bool = False) -> None:
@@ -340,11 +404,21 @@ def _verify(path: Path, python: Path, django: str, shim: bool = False) -> None:
         out = _run([str(python), "-c", "import django; print(django.get_version())"],
                    path.name, "importing Django", 120)
     out = out.strip().splitlines()[-1] if out.strip() else ""
-    if version_key(out) + (0,) * (3 - len(version_key(out))) != version_key(django):
+    if _normal(out) != _normal(django):
         raise MigbenchError(
             "environment %s imports Django %s instead of %s; delete it with "
             "`rm -rf %s` and retry" % (path.name, out, django, path)
         )
+
+
+def _normal(version: str) -> tuple:
+    """(major, minor, micro, rest): "6.1" and "6.1.0" are one release, "6.1rc1" another."""
+    try:
+        key = version_key(version)
+    except MigbenchError:
+        return (version,)
+    release = "%d.%d" % key[:2] + ("" if len(key) == 2 else ".%d" % key[2])
+    return key + (0,) * (3 - len(key)) + (version.strip().lower()[len(release):],)
 
 
 _NETWORK_HINT = "check the network, pip's index and the version, then retry"
@@ -432,7 +506,8 @@ def _load(path: Path) -> Environment | None:
     if not python.exists():  # dangling symlink: the base interpreter was uninstalled
         return None
     digest = marker.get(_SHIM_DIGEST_KEY)
-    return Environment(path=path, python=python,
+    source = marker.get("source")
+    return Environment(path=path, python=python, source=source if isinstance(source, dict) else None,
                        python_version=str(marker["python_version"]),
                        django_version=str(marker["django_version"]),
                        shim=bool(marker["shim"]),

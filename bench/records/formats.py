@@ -125,6 +125,7 @@ V1_ADDED = (
     Added("profile", "b5042d4", "2026-11-26", _null, "not a profiled run"),
     Added("concurrency", "b95dc63", "2026-11-26", _null, "not recorded: counted as solo (sharing.py)"),
     Added("cluster", "b95dc63", "2026-11-26", _null, "not run on a cluster"),
+    Added("django_source", "ISSUE20", "2026-11-26", _null, "Django came from PyPI (a release or pre-release)"),
 )
 
 
@@ -207,6 +208,9 @@ V1_TYPES = {
     "concurrency": nullable(Obj({"solo": BOOL, "overlapping_runs": COUNT, "overlap_s": SECONDS, "span_s": SECONDS,
                                  "machine_slots": nullable(COUNT), "others": ListOf(STR)}, required=("solo",))),
     "cluster": nullable(Obj({"scheduler": STR, "worker": STR, "workers": COUNT, "machine_slots": COUNT})),
+    "django_source": nullable(Obj({"kind": STR, "path": STR, "ref": nullable(STR), "commit": nullable(STR),
+                                   "dirty": BOOL, "dirty_sha256": nullable(STR), "tree_sha256": nullable(STR),
+                                   "version": STR}, required=("kind", "dirty"))),
 }
 
 

@@ -114,6 +114,7 @@ class RunRecord:
     profile: dict | None = None  # a profiled run only (--profile): stages, functions, memory (profiles.py)
     concurrency: dict | None = None  # other measured runs on the machine during this one (sharing.py)
     cluster: dict | None = None  # the Dask cluster and worker that ran it (--cluster, --workers), else None
+    django_source: dict | None = None  # Django from a checkout or a commit (bench/env/sources.py); None: PyPI
 
     def problems(self) -> list[str]:
         """Why this run's result cannot be trusted as equivalent to `all` (empty: it can)."""

@@ -49,6 +49,9 @@ def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], sou
     table is validated whole, also where the command line overrides it: a bad value in a
     benchmark definition is refused whatever this command's options are.
     """
+    if cli.get("django_repo") is not None and cli.get("django") is None:
+        raise MigbenchError("--django-repo %s: give the commits, branches or tags to measure with --django, "
+                            "e.g. --django main or --django 5.2,main" % cli["django_repo"])
     unknown = sorted(set(scenario_run) - set(_RUN_KEYS), key=str)
     if unknown:
         raise ScenarioError("%s: run: unknown key %s; allowed: %s"
@@ -67,7 +70,7 @@ def resolve_options(cli: Mapping[str, Any], scenario_run: Mapping[str, Any], sou
         return parse(_split(default), "default")
 
     options = RunOptions(
-        djangos=pick("django", _installed_django() or DEFAULT_LINE, _djangos),
+        djangos=pick("django", _installed_django() or DEFAULT_LINE, _djangos_from(cli.get("django_repo"))),
         pythons=pick("python", "", lambda values, where: tuple(_unique(values))) or (None,),
         memories=pick("memory", "none", _memories),
         strategies=pick("strategy", "all", _strategies),
@@ -201,16 +204,33 @@ def _unique(values):
     return seen
 
 
-def _djangos(values: list[str], where: str) -> tuple[str, ...]:
-    for value in values:
-        _check_django(value, where)
-    return tuple(_unique(values))
+def _djangos_from(repo: str | None) -> Callable[[list[str], str], tuple[str, ...]]:
+    """--django's parser: versions (a line, a release, a pre-release) or checkouts' paths; with
+    --django-repo, every value is a ref of that clone. Checkouts and refs become sources' specs
+    (bench/env/sources.py), resolved now: a ref names the same commit for the whole command."""
+    from migbench.bench.env import sources
+
+    def parse(values: list[str], where: str) -> tuple[str, ...]:
+        out = []
+        for value in values:
+            if repo is not None and where == "--django":
+                out.append(sources.from_repo(repo, value).spec)
+            elif sources.looks_like_path(value):
+                out.append(sources.from_checkout(value).spec)
+            else:
+                _check_django(value, where)
+                out.append(value)
+        for spec in out:
+            resolve_line(spec)  # a checkout of a line migbench does not know is refused here
+        return tuple(_unique(out))
+
+    return parse
 
 
 def _check_django(value: str, where: str) -> None:
     if not value.isascii():  # "٥.٢" would read as 5.2 and reach pip as it is
-        raise MigbenchError("%s: not a Django version: %s; give a line like 4.2 or a release like 4.2.11"
-                            % (where, show(value)))
+        raise MigbenchError("%s: not a Django version: %s; give a line like 4.2, a release like 4.2.11, a "
+                            "pre-release like 6.1rc1 or a checkout's path" % (where, show(value)))
     try:
         resolve_line(value)
     except MigbenchError as error:

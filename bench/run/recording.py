@@ -51,6 +51,11 @@ def build_record(planned: PlannedCell, repeat: int, scenario: Scenario, options:
     if env.shim:
         notes.append("Django %s ran on Python %s through migbench's compatibility shim"
                       % (env.django_version, env.python_version))
+    if env.source:
+        notes.append("Django %s from %s %s%s" % (
+            env.django_version, "the checkout" if env.source.get("kind") == "checkout" else "the clone",
+            env.source.get("path"), ", with uncommitted changes (a snapshot of them was measured)"
+            if env.source.get("dirty") else ""))
     if several:
         notes.append("%d steps: wall and CPU are their sums, peaks the worst step's (%s)"
                      % (len(counted), worst.name))
@@ -101,7 +106,23 @@ def build_record(planned: PlannedCell, repeat: int, scenario: Scenario, options:
         dev_loop=dev,
         deploy=deploy,
         profile=profile_block(results, events, profile) if profile else None,
+        django_source=django_source(planned),
     )
+
+
+def django_source(planned) -> dict | None:
+    """Where the env's Django came from (None: PyPI), with the ref this command named (a branch moves,
+    and the environment of a commit is shared by every ref that named it)."""
+    source = planned.env.source
+    if not source:
+        return None
+    out = dict(source)
+    if planned.request and source.get("kind") == "git":
+        from migbench.bench.env import sources
+
+        requested = planned.request[0]
+        out["ref"] = sources.parse(requested).ref if sources.is_spec(requested) else out.get("ref")
+    return out
 
 
 def _database(engine: Engine, driver: dict | None, server_memory: dict | None) -> dict:

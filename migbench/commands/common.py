@@ -30,7 +30,7 @@ T = TypeVar("T")
 SCENARIO_HELP = "a scenario file, or the name of a shipped one"
 
 # The cell options' names in the parsed arguments, as resolve_options() takes them.
-CELL_KEYS = ("django", "python", "strategy", "limiter", "timeout", "interval", "profile")
+CELL_KEYS = ("django", "django_repo", "python", "strategy", "limiter", "timeout", "interval", "profile")
 
 MAX_SEED = 2**63 - 1  # as in a scenario file (TOML's largest integer)
 # Free space an output directory must have before a run starts: records are tens of KB each,
@@ -52,8 +52,12 @@ LIMITERS = ("auto, cgroup2, cgroup1, systemd, rlimit, none, or one chosen by nam
 
 def add_cell_options(parser, limiters: str = LIMITERS) -> None:
     """The options run, bisect and sweep share: which cells, how each run is limited and sampled."""
-    parser.add_argument("--django", help="comma-separated Django lines or releases, e.g. 1.8,1.9,5.2 "
-                                         "(default: the scenario's [run], else the installed Django)")
+    parser.add_argument("--django", help="comma-separated Django lines, releases or pre-releases, e.g. 1.8,1.9,5.2 "
+                                         "or 6.1rc1, or a checkout's path (default: the scenario's [run], else the "
+                                         "installed Django)")
+    parser.add_argument("--django-repo", metavar="PATH",
+                        help="a local git clone of Django: every --django value is then a commit, branch or tag "
+                        "of it, measured in an environment of its own (docs/sources.md)")
     parser.add_argument("--python", help="comma-separated interpreters (versions like 2.7,3.11 or paths); "
                                          "default: the first installed one that runs each Django natively")
     parser.add_argument("--strategy", help="comma-separated strategies: all, per-app, backward, rollback, squash, "
@@ -81,6 +85,12 @@ def cluster_values(args) -> tuple[str | None, int | None]:
 
     values = parse_cluster(getattr(args, "cluster", None)), parse_workers(getattr(args, "workers", None))
     if values != (None, None):
+        from migbench.bench.env.sources import looks_like_path
+
+        djangos = [v.strip() for v in str(getattr(args, "django", None) or "").split(",") if v.strip()]
+        if getattr(args, "django_repo", None) or any(looks_like_path(v) for v in djangos):
+            raise MigbenchError("--cluster and --workers: each worker installs Django from PyPI, and a checkout "
+                                "(--django PATH, --django-repo) is on this machine only; leave them out")
         require_dask()
     return values
 

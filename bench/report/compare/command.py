@@ -98,7 +98,15 @@ _FIELD = {"django": "django_version", "python": "python_version"}
 
 
 def _matches(version: str, wanted: str) -> bool:
-    return version == wanted or version.startswith(wanted + ".")
+    """"5.2" takes 5.2.19 (a release: never a checkout of it); a checkout's full version
+    ("6.2.dev0+g1a2b3c4d5e6f", with ".dirty..." if it had changes) takes that build; "g1a2b3c4" or "1a2b3c4"
+    (7+ hex digits) the clean checkout of that commit, whatever its version."""
+    release, _, label = version.partition("+")
+    if version == wanted or (not label and release.startswith(wanted + ".")):
+        return True
+    commit = wanted[1:] if wanted.startswith("g") else wanted
+    return bool(label) and ".dirty" not in label and len(commit) >= 7 \
+        and all(c in "0123456789abcdef" for c in commit.lower()) and label.startswith("g" + commit.lower())
 
 
 def _selected(results, side: str, wanted: dict):
@@ -112,6 +120,11 @@ def _selected(results, side: str, wanted: dict):
         found = sorted({getattr(r, _FIELD[a]) for r in results.records + results.profiled for a in wanted})
         raise MigbenchError("%s: no run of %s; it holds %s" % (
             side, " and ".join("%s %s" % (a.capitalize(), v) for a, v in wanted.items()), ", ".join(found) or "none"))
+    for axis, value in wanted.items():
+        builds = sorted({getattr(r, _FIELD[axis]) for r in keep + profiled})
+        if len(builds) > 1 and axis == "django":
+            raise MigbenchError("%s: --%s-django %s matches %d builds (%s); give one exactly" % (
+                side, side, value, len(builds), ", ".join(builds)))
     results.records, results.profiled = keep, profiled
     return results
 
