@@ -13,11 +13,11 @@ import argparse
 import sys
 
 from . import __version__, provenance
-from .commands import bisect, check, compare, envs, generate, image, report, run, scenarios, sweep, twin, vm
+from .commands import bisect, check, compare, envs, find, generate, image, report, run, scenarios, sweep, twin, vm
 from .errors import MigbenchError
 
 # The subcommands' modules, in the order `migbench --help` lists them.
-COMMANDS = (generate, check, run, report, compare, bisect, sweep, scenarios, envs, image, vm, twin)
+COMMANDS = (generate, check, run, report, compare, bisect, find, sweep, scenarios, envs, image, vm, twin)
 
 
 MAX_MESSAGE = 1000  # characters of an error line; the middle of a longer one is cut

@@ -35,7 +35,7 @@ def own_cache(tmp_path, monkeypatch):
     measures against outlives it and no environment or project is rebuilt."""
     real, root = environments.cache_root(), tmp_path / "cache"
     root.mkdir()
-    for shared in ("envs", "locks", "tools", "projects"):
+    for shared in ("envs", "locks", "tools", "projects", "bases", "test-data"):
         (real / shared).mkdir(parents=True, exist_ok=True)
         (root / shared).symlink_to(real / shared, target_is_directory=True)
     monkeypatch.setenv("MIGBENCH_CACHE", str(root))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -136,14 +137,19 @@ def _ensure_source(source: sources.Source, python: str | None) -> Environment:
                 shutil.rmtree(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                _create_venv(path, interp)
+                staged = path.parent / ("." + path.name + ".tree")  # hidden: not an env to list or prune
+                shutil.rmtree(staged, ignore_errors=True)
+                tree = sources.export(source, snap, staged)
+                _copy_base(_base(interp, sources.requirements(tree)), path)
                 python_path = _venv_python(path)
-                tree = sources.export(source, snap, path / "django-src")
-                needs = sources.requirements(tree)
-                if needs:
-                    _run([str(python_path), "-m", "pip", "install", "--disable-pip-version-check", *needs],
-                         path.name, "pip install %s" % " ".join(needs), _PIP_TIMEOUT)
+                # resolved: the cache root may be reached through a symlink that does not outlive this build
+                tree = tree.rename(path / "django-src").resolve()
                 (_site_packages(path, python_path, interp) / "migbench-django-src.pth").write_text(str(tree) + "\n")
+                # Byte-compiled now, as pip compiles a release it installs: the measured children run with
+                # PYTHONDONTWRITEBYTECODE, so an uncompiled tree would be compiled again at every run (~0.5 s
+                # of each run, which a release does not pay: a checkout would look slower than its release).
+                _run([str(python_path), "-m", "compileall", "-q", "-j", "0", str(tree)], path.name,
+                     "byte-compiling the checkout", _PIP_TIMEOUT, hint="is the checkout's code valid Python?")
                 digest = _install_shim(path, python_path, interp) if shim else None
                 _verify_tree(path, python_path, tree, shim)
                 _write_json(path / MARKER, {
@@ -152,12 +158,44 @@ def _ensure_source(source: sources.Source, python: str | None) -> Environment:
                     "source": snap.describe(source)})
             except BaseException:
                 shutil.rmtree(path, ignore_errors=True)
+                shutil.rmtree(path.parent / ("." + path.name + ".tree"), ignore_errors=True)
                 raise
         elif not _shim_current(env, shim):
             _sync_shim(env, interp, shim)
         env = _load(path)
         assert env is not None, "marker written but unreadable: %s" % path
         return env
+
+
+def _base(interp: Interpreter, needs: list[str]) -> Path:
+    """A venv with `needs` installed and no Django, built once per (Python, requirements), copied for
+    every commit that declares the same ones: a copy costs a fraction of a second, a venv with pip
+    and the requirements ~5 s, which `migbench find` would pay at every probe."""
+    key = hashlib.sha256("\n".join(sorted(needs)).encode()).hexdigest()[:12]
+    base = cache_root() / "bases" / ("py%s-req%s" % (interp.version, key))
+    if (base / _TOOL_MARKER).is_file() and _venv_python(base).exists():
+        return base
+    with locked("base-" + base.name):
+        if (base / _TOOL_MARKER).is_file() and _venv_python(base).exists():
+            return base
+        shutil.rmtree(base, ignore_errors=True)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _create_venv(base, interp)
+            if needs:
+                _run([str(_venv_python(base)), "-m", "pip", "install", "--disable-pip-version-check", *needs],
+                     base.name, "pip install %s" % " ".join(needs), _PIP_TIMEOUT)
+            _write_json(base / _TOOL_MARKER, {"requirements": needs, "created_at": time.time()})
+        except BaseException:
+            shutil.rmtree(base, ignore_errors=True)
+            raise
+    return base
+
+
+def _copy_base(base: Path, path: Path) -> None:
+    """A copy of a base venv at `path`: its python is a symlink to the interpreter and its prefix
+    is where pyvenv.cfg lies, so the copy is a venv of its own (pip runs as `python -m pip`)."""
+    shutil.copytree(base, path, symlinks=True, ignore=shutil.ignore_patterns(_TOOL_MARKER))
 
 
 def _verify_tree(path: Path, python: Path, tree: Path, shim: bool) -> None:

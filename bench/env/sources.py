@@ -28,12 +28,10 @@ from __future__ import annotations
 import ast
 import configparser
 import hashlib
-import io
 import os
 import re
 import shutil
 import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,14 +113,17 @@ def from_repo(repo: str, ref: str) -> Source:
     if not root.is_dir():
         raise MigbenchError("--django-repo %s: no such directory; give a local clone of Django" % repo)
     root = root.resolve()
-    if not _git_ok(root, "rev-parse", "--git-dir"):
-        raise MigbenchError("--django-repo %s: not a git repository; give a local clone of Django "
-                            "(or --django PATH for a checkout outside git)" % repo)
+    try:
+        _git(root, "rev-parse", "--git-dir")
+    except MigbenchError as error:
+        said = str(error).rpartition("failed: ")[2].splitlines()[0] if "failed: " in str(error) else str(error)
+        raise MigbenchError("--django-repo %s: not a git repository (git: %s); give a local clone of Django "
+                            "(or --django PATH for a checkout outside git)" % (repo, said)) from None
     if not ref or ref.startswith("-"):
         raise MigbenchError("--django %s: not a git ref; give a commit, branch or tag of %s" % (ref, repo))
     commit = _git_ok(root, "rev-parse", "--verify", "--quiet", ref + "^{commit}")
     if not commit:
-        raise MigbenchError("--django %s: no such commit, branch or tag in %s; see `git -C %s log --oneline`"
+        raise MigbenchError("%s: no such commit, branch or tag in %s; see `git -C %s log --oneline`"
                             % (ref, repo, repo))
     text = _git_ok(root, "show", "%s:django/__init__.py" % commit, strip=False)
     if text is None:
@@ -163,9 +164,19 @@ def export(source: Source, snap: Snapshot, dest: Path) -> Path:
     if source.kind == "git":
         names = ["django"] + [n for n in _METADATA
                               if _git_ok(source.location, "cat-file", "-e", "%s:%s" % (source.commit, n)) is not None]
-        data = _git(source.location, "archive", "--format=tar", str(source.commit), *names, text=False)
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            archive.extractall(dest)
+        # git archive piped to tar: Python's tarfile takes ~3 s for Django's 6,000 files, tar a tenth of that
+        archive = subprocess.Popen(["git", "-C", str(source.location), "archive", "--format=tar", str(source.commit),
+                                    *names], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, env=_git_env())
+        unpacked = subprocess.run(["tar", "-x", "-C", str(dest)], stdin=archive.stdout, capture_output=True,
+                                  timeout=_GIT_TIMEOUT)
+        archive.stdout.close()
+        failed = archive.wait(timeout=_GIT_TIMEOUT) != 0 or unpacked.returncode != 0
+        if failed:
+            raise MigbenchError("exporting commit %s of %s failed: %s" % (
+                str(source.commit)[:12], source.location,
+                (archive.stderr.read().decode(errors="replace") + unpacked.stderr.decode(errors="replace"))
+                .strip()[-200:] or "git archive or tar said nothing"))
     else:
         shutil.copytree(source.location / "django", dest / "django", ignore=_SKIPPED, symlinks=True)
         for name in _METADATA:

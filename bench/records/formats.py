@@ -125,7 +125,7 @@ V1_ADDED = (
     Added("profile", "b5042d4", "2026-11-26", _null, "not a profiled run"),
     Added("concurrency", "b95dc63", "2026-11-26", _null, "not recorded: counted as solo (sharing.py)"),
     Added("cluster", "b95dc63", "2026-11-26", _null, "not run on a cluster"),
-    Added("django_source", "ISSUE20", "2026-11-26", _null, "Django came from PyPI (a release or pre-release)"),
+    Added("django_source", "9015d18", "2026-11-26", _null, "Django came from PyPI (a release or pre-release)"),
 )
 
 

@@ -137,7 +137,7 @@ class ResultStore:
 
     def records(self) -> list[RunRecord]:
         """Every record; the first file that does not load raises its MigbenchError."""
-        return [load_record(p) for p in sorted(self.root.glob("*.json"))]
+        return [load_record(p) for p in sorted(self.root.glob("*.json")) if not _summary(p)]
 
     def readable(self) -> tuple[list[RunRecord], list[MigbenchError]]:
         """Every record that loads, and the error (naming the file) of each one that does not.
@@ -147,6 +147,8 @@ class ResultStore:
         """
         records, errors = [], []
         for path in sorted(self.root.glob("*.json")):
+            if _summary(path):
+                continue
             try:
                 records.append(load_record(path))
             except MigbenchError as error:
@@ -163,3 +165,14 @@ class ResultStore:
         except MigbenchError:
             return True
         return False
+
+
+def _summary(path: Path) -> bool:
+    """A search's summary beside its records (migbench.bisect/1, migbench.find/1): not a run."""
+    if not path.name.startswith("find--") and "--bisect-" not in path.name:
+        return False
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8")).get("schema")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(schema, str) and schema.startswith("migbench.") and not schema.startswith("migbench.run/")

@@ -117,11 +117,15 @@ def django_source(planned) -> dict | None:
     if not source:
         return None
     out = dict(source)
-    if planned.request and source.get("kind") == "git":
+    if planned.request:
         from migbench.bench.env import sources
 
         requested = planned.request[0]
-        out["ref"] = sources.parse(requested).ref if sources.is_spec(requested) else out.get("ref")
+        if sources.is_spec(requested):  # the env may have been built from another copy of the same commit
+            parsed = sources.parse(requested)
+            out["path"] = str(parsed.location)
+            if parsed.kind == "git":
+                out["ref"] = parsed.ref
     return out
 
 

@@ -24,6 +24,7 @@ CONTRACT = {
     "database", "scenario", "project", "phases", "failed_during", "last_migration", "events",
     "samples", "error", "command", "host", "started_at", "migbench_version", "notes", "migbench_commit",
     "steps", "validation", "transform", "dev_loop", "deploy", "profile", "concurrency", "cluster",
+    "django_source",
 }
 
 

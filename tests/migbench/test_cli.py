@@ -83,7 +83,7 @@ def test_check_validates_a_generated_project(tmp_path, monkeypatch):
 
 # -- the parser, assembled from migbench/commands ------------------------------------
 
-COMMAND_NAMES = ("generate", "check", "run", "report", "compare", "bisect", "sweep", "scenarios", "envs", "image",
+COMMAND_NAMES = ("generate", "check", "run", "report", "compare", "bisect", "find", "sweep", "scenarios", "envs", "image",
                  "vm", "twin")
 
 

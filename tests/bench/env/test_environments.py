@@ -103,7 +103,9 @@ def test_for_django_accepts_minor_and_path():
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("version, expected", [
-    ("9.9", "unknown Django version 9.9; migbench knows 1.8"),
+    ("9.9", "unknown Django version 9.9; migbench knows 1.7"),
+    ("6.2", "unknown Django version 6.2"),  # a plain release of a line migbench does not know
+    ("6.2a1x", "not a Django version"),
     ("latest", "not a Django version"),
 ])
 def test_unknown_django_version(cache, version, expected):
@@ -294,3 +296,20 @@ def test_python27_django18_env_through_private_virtualenv(cache):
         assert metadata.version("virtualenv") == parent_virtualenv, "parent env was touched"
     except metadata.PackageNotFoundError:
         assert parent_virtualenv is None
+
+
+# -- versions beyond a line: pre-releases, checkouts of a newer line -----------------------------------
+
+
+def test_pre_releases_and_newer_development_versions_resolve_to_a_line():
+    from migbench.targets import LINES, is_line, resolve_line, version_key
+
+    assert version_key("6.1rc1") == (6, 1) and resolve_line("6.1rc1").line == "6.1" and not is_line("6.1rc1")
+    assert is_line("6.1") and not is_line("6.1.3") and not is_line("6.1.3+g1a2b3c4d5e6f")
+    newest = max(LINES.values(), key=lambda line: line.key)
+    ahead = "%d.%d" % (newest.key[0], newest.key[1] + 1)
+    for version in (ahead + "a1", ahead + ".dev0+g1a2b3c4d5e6f", ahead + ".dev0@/src/django#" + "a" * 40):
+        line = resolve_line(version)  # Django's main branch: the newest line's facts under its own name
+        assert line.line == ahead and line.pythons == newest.pythons and line.at_least(newest.line)
+    with pytest.raises(MigbenchError, match="unknown Django version %s" % ahead):
+        resolve_line(ahead)  # a plain release migbench has not heard of is refused: likelier a typo
