@@ -80,9 +80,15 @@ def default_for(kind: str, decimal_places: int | None = None):
 
 
 def effective_type(kind: str, target: DjangoLine) -> str:
-    """JSON only exists from Django 3.1; older targets get a TextField in its place."""
+    """The field a target can express in place of `kind`: JSON only exists from Django 3.1
+    (older targets get a TextField), UUID and duration from 1.8 (1.7 gets a CharField and a
+    BigIntegerField, the columns those fields use on SQLite and MySQL anyway)."""
     if kind == "json" and not target.has_json_field:
         return "text"
+    if kind == "uuid" and not target.has_uuid_field:
+        return "char"
+    if kind == "duration" and not target.has_duration_field:
+        return "big_integer"
     return kind
 
 
@@ -110,6 +116,10 @@ class FieldFactory:
         options: dict = {}
         if kind == "char":
             options["max_length"] = rng.randint(*params.char_max_length)
+        elif kind == "email" and self.target.email_max_length < 254:
+            # EmailField's default was 75 before 1.8: a project generated for 1.7 says 254 itself,
+            # so its column (and the rows it can take) are the same on every line it runs on
+            options["max_length"] = 254
         elif kind == "decimal":
             options["max_digits"] = rng.choice((8, 10, 12))
             options["decimal_places"] = rng.choice((2, 3, 4))

@@ -103,8 +103,7 @@ class HistoryBuilder:
         self.migrations: list[Migration] = []
         self.latest: dict[str, str] = {}
         kinds = [k for k in OPERATIONS if params.history.operations.get(k, 0) > 0]
-        if not target.has_indexes:
-            kinds = [k for k in kinds if k not in ("add_index", "remove_index")]
+        kinds = [k for k in kinds if not planning.unsupported(k, target)]
         if not kinds:  # e.g. only index operations, on a target without indexes
             self.operations = Weighted({"create_model": 1.0}, ["create_model"])
         else:

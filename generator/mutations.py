@@ -164,7 +164,7 @@ def rename_model(builder, app, recorder):
         return None
     for label in sorted(model.referencing_apps):
         recorder.depend_on(label)
-    if "contenttypes" in builder.params.contrib_apps:
+    if "contenttypes" in builder.params.contrib_apps and builder.target.renames_content_types:
         # migrate injects a RenameContentType after each RenameModel; unapplied,
         # it needs ContentType in the migration's state, which only a
         # dependency guarantees (else: "No installed app with label 'contenttypes'").

@@ -58,13 +58,22 @@ def spread(counts: Mapping[str, int], migrations: int, rng: random.Random) -> li
     return out
 
 
+def unsupported(kind: str, target) -> bool:
+    """A kind the target cannot express: index operations before 1.11, RunSQL before 1.8 (1.7's
+    RunSQL takes one script and always splits it with sqlparse, which Django does not require and
+    migbench's environments do not install; the lists the generator writes came in 1.8)."""
+    if kind in NEEDS_INDEXES:
+        return not target.has_indexes
+    return kind == "run_sql" and not target.has_run_sql_lists
+
+
 def record(builder, app, recorder, kinds: list[str]) -> list[str]:
     """Record `kinds` on the recorder through the drawers of mutations.py, each falling back
     (FALLBACKS, then LAST_RESORT) when it cannot apply; the migration's name fragments."""
     names: list[str] = []
     for kind in kinds:
         for option in (kind,) + FALLBACKS.get(kind, ()) + LAST_RESORT:
-            if option in NEEDS_INDEXES and not builder.target.has_indexes:
+            if unsupported(option, builder.target):
                 continue
             drawer = mutations.BY_KIND.get(option) or mutations.load_model
             fragment = drawer(builder, app, recorder)

@@ -269,7 +269,15 @@ class MigrationWriter:
         ]
         if op.transform:
             how, field = op.transform
-            if how == "upper":
+            if how == "upper" and not self.target.has_db_functions:
+                # 1.7 has no django.db.models.functions: the same one UPDATE, through a cursor
+                body.extend([
+                    "    column = schema_editor.quote_name(Model._meta.get_field(%r).column)" % field,
+                    "    with schema_editor.connection.cursor() as cursor:",
+                    '        cursor.execute("UPDATE %s SET %s = UPPER(%s)" % (schema_editor.quote_name('
+                    'Model._meta.db_table), column, column))',
+                ])
+            elif how == "upper":
                 body.append("    rows.update(%s=django.db.models.functions.Upper(%r))" % (field, field))
             else:
                 body.append("    rows.update(%s=models.F(%r) + 1)" % (field, field))
@@ -295,7 +303,7 @@ class MigrationWriter:
         return self._data_migration(op, rows, body, reverse)
 
     def _data_migration(self, op: ops.RunPython, rows: list[str], body: list[str], reverse: list[str]) -> str:
-        if op.transform and op.transform[0] == "upper":
+        if op.transform and op.transform[0] == "upper" and self.target.has_db_functions:
             self.imports.need("django.db.models.functions")
         chunks = ["", "\n".join(rows), "", ""] if rows else [""]
         self.functions.extend(chunks + ["\n".join(body), "", "", "\n".join(reverse), ""])

@@ -56,7 +56,7 @@ def judge(rule: str | None, exit_code: int | None, stdout: str) -> str | None:
     """The verdict of a check command from its whole output (not just the tail)."""
     if rule is None:
         return None
-    if rule == "no-changes":  # makemigrations --check (exit 1 on changes) or the 1.8/1.9 dry run
+    if rule == "no-changes":  # makemigrations --check (exit 1 on changes) or the 1.7-1.9 dry run
         if "Migrations for" in stdout:
             return "changes detected"
         return "no changes" if exit_code == 0 else "failed"

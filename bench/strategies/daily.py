@@ -1,9 +1,9 @@
 """The daily commands (`--dev-loop`): what developers wait for, on the database a strategy left.
 
 Timed after a validated run, so `all` gives the "before" and each
-transformation the "after": `makemigrations --check` (1.8/1.9: the dry run,
+transformation the "after": `makemigrations --check` (1.7-1.9: the dry run,
 which must say "No changes detected"), `migrate --plan` (`showmigrations`
-before 2.2), and the test database in each of the ways teams make it
+before 2.2, `migrate --list` on 1.7), and the test database in each of the ways teams make it
 (testdb.py: with migrations, without, reused with --keepdb, restored from a
 dump), each `manage.py test` of one no-op test (with zero tests Django >= 3.1
 creates no test database).
@@ -25,9 +25,10 @@ def dev_loop_steps(line: DjangoLine) -> list[StepSpec]:
     with migrations (the other test-database modes make and drop databases: testdb.py)."""
     if line.has_makemigrations_check:
         makemigrations = ("makemigrations", "--check", "--dry-run")
-    else:  # 1.8, 1.9: no --check; the dry run says "No changes detected"
+    else:  # 1.7-1.9: no --check; the dry run says "No changes detected"
         makemigrations = ("makemigrations", "--dry-run")
-    plan = ("migrate", "--plan") if line.has_migrate_plan else ("showmigrations",)
+    # 1.7: `migrate --list`, the listing 1.8 moved to showmigrations, under the name reports know
+    plan = ("migrate", "--plan") if line.has_migrate_plan else line.list_migrations
     return [
         StepSpec("makemigrations --check", DEV, makemigrations, verdict="no-changes"),
         StepSpec("migrate --plan" if line.has_migrate_plan else "showmigrations", DEV, plan,

@@ -12,7 +12,7 @@ under the run's cap, on the project the strategy left:
   --nomigrations does; older lines are not timed, and the record's notes say why;
 - "test database (keepdb)": `test --keepdb` on a test database an earlier
   `test --keepdb` made and kept (the second run is timed: Django finds the
-  database, has nothing to apply, keeps it again);
+  database, has nothing to apply, keeps it again); Django >= 1.8, like the next;
 - "test database (from dump)": the kept test database dumped once per
   (project, environment, engine) and cached (dumps.py); the step is the
   restore (made by the engine: a file copy, pg_restore, the mariadb client;
@@ -91,6 +91,10 @@ def time_modes(ctx: StepContext, env: Environment, engine: Engine, line: DjangoL
     else:
         timed.steps[NO_MIGRATIONS] = _run(ctx, main.with_settings({"MIGBENCH_TEST_MIGRATE": "0"}),
                                           NO_MIGRATIONS, TEST).summary()
+    if not line.has_keepdb:
+        timed.notes += ["%s: not timed: `test --keepdb` needs Django >= 1.8 (Django %s always makes its "
+                        "test database anew)" % (name, line.line) for name in (KEEPDB, FROM_DUMP)]
+        return timed
     try:
         kept = engine.test_database(main)
     except NotImplementedError:

@@ -4,7 +4,7 @@ then `migrate` from empty; plus the deploy flow a team runs once on its existing
 The deploy flow, on a second database migrated with the *old* history: the
 project apps' rows are cleared from django_migrations (through the engine),
 `migrate --fake` records the new history, and then nothing may be left to do
-(`migrate --check` from 4.0, `showmigrations` before). Its verdict is stored
+(`migrate --check` from 4.0, `showmigrations` before, `migrate --list` on 1.7). Its verdict is stored
 in the record's `deploy`. An app whose regenerated migration `replaces` its old
 ones (third-party migrations name them: transforms/zero.py) keeps its rows: they
 are what makes Django count the new migration as applied, and clearing them would
@@ -29,7 +29,7 @@ from .variants import REPORT
 
 def deploy_steps(line: DjangoLine) -> tuple[StepSpec, StepSpec, StepSpec]:
     """(setup, fake, check); between setup and fake the project's rows are cleared."""
-    check = (("migrate", "--check", "--noinput") if line.at_least("4.0") else ("showmigrations",))
+    check = (("migrate", "--check", "--noinput") if line.at_least("4.0") else line.list_migrations)
     return (
         StepSpec("deploy: migrate old history", SETUP, MIGRATE, project="original", database="deploy"),
         StepSpec("deploy: migrate --fake", DEPLOY, ("migrate", "--fake", "--noinput"), database="deploy"),

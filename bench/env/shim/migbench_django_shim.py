@@ -174,12 +174,81 @@ def _patch_six(six):
     APPLIED.append("six-find-spec")
 
 
+def _patch_html_parser(html_parser):
+    """html.parser.HTMLParseError (removed in 3.5), which Django 1.7 re-exports."""
+    if hasattr(html_parser, "HTMLParseError"):
+        return
+
+    class HTMLParseError(Exception):
+        """Stand-in for the exception Python 3.5 removed; nothing raises it any more."""
+
+        def __init__(self, msg, position=(None, None)):
+            Exception.__init__(self, msg)
+            self.msg = msg
+            self.lineno, self.offset = position
+
+    html_parser.HTMLParseError = _mark(HTMLParseError)
+    APPLIED.append("html-parse-error")
+
+
+def _patch_inspect(inspect):
+    """inspect.getargspec (removed in 3.11), which Django 1.7 imports by name."""
+    if hasattr(inspect, "getargspec"):
+        return
+    import collections
+
+    ArgSpec = collections.namedtuple("ArgSpec", "args varargs keywords defaults")
+
+    def getargspec(func):
+        """As in Python 3.10: getfullargspec without keyword-only arguments or annotations."""
+        args, varargs, varkw, defaults, kwonlyargs, _kwonlydefaults, annotations = \
+            inspect.getfullargspec(func)
+        if kwonlyargs or annotations:
+            raise ValueError("Function has keyword-only parameters or annotations, use "
+                             "inspect.signature() API which can support them")
+        return ArgSpec(args, varargs, varkw, defaults)
+
+    inspect.ArgSpec = ArgSpec
+    inspect.getargspec = _mark(getargspec)
+    APPLIED.append("inspect-getargspec")
+
+
+def _patch_module_loading(module_loading):
+    """Django 1.7's module_has_submodule asks every sys.meta_path finder find_module(),
+    which the shim's finders (and Python >= 3.12's own) do not have: ask
+    importlib.util.find_spec instead, as Django 1.8 does."""
+    import django
+
+    if django.VERSION[:2] >= (1, 8) or _marked(module_loading.module_has_submodule):
+        return
+    import importlib.util
+
+    def module_has_submodule(package, module_name):
+        """See if 'module' is in 'package'."""
+        name = ".".join([package.__name__, module_name])
+        try:
+            return sys.modules[name] is not None  # None: a cached miss
+        except KeyError:
+            pass
+        try:
+            package_path = package.__path__
+        except AttributeError:
+            return False  # not a package
+        return importlib.util.find_spec(name, package_path) is not None
+
+    module_loading.module_has_submodule = _mark(module_has_submodule)
+    APPLIED.append("module-has-submodule")
+
+
 # Module name -> patch, applied right after the module is first executed.
 _AFTER_IMPORT = {
+    "inspect": _patch_inspect,
     "collections": _patch_collections,
+    "html.parser": _patch_html_parser,
     "gettext": _patch_gettext,
     "django.db.models.base": _patch_model_base,
     "django.utils.six": _patch_six,
+    "django.utils.module_loading": _patch_module_loading,
 }
 
 
@@ -234,9 +303,30 @@ def _fill_cgi(module):
     APPLIED.append("cgi-stand-in")
 
 
-# Module name -> (first Python without it, filler); found only after every other finder.
+def _fill_imp(module):
+    """An empty `imp` (removed in 3.12): Django 1.7's module_loading imports it, and only
+    its module_has_submodule used it, which the shim replaces."""
+    module.__doc__ = ("Stand-in for the imp module removed in Python 3.12, from "
+                      "migbench_django_shim: empty (Django 1.7 only imports it).")
+    APPLIED.append("imp-stand-in")
+
+
+def _any_django():
+    return True
+
+
+def _django_before_1_8():
+    """Only Django 1.7 imports imp on Python 3; anyone else asking for it gets the real
+    ModuleNotFoundError (code that tries `import imp` first must not get an empty one)."""
+    django = sys.modules.get("django")
+    return django is not None and tuple(getattr(django, "VERSION", (99,))[:2]) < (1, 8)
+
+
+# Module name -> (first Python without it, filler, whether this process wants it); found
+# only after every other finder.
 _STAND_INS = {
-    "cgi": ((3, 13), _fill_cgi),
+    "cgi": ((3, 13), _fill_cgi, _any_django),
+    "imp": ((3, 12), _fill_imp, _django_before_1_8),
 }
 
 
@@ -308,7 +398,7 @@ class _StandInFinder(object):
 
     def find_spec(self, fullname, path=None, target=None):
         entry = _STAND_INS.get(fullname)
-        if entry is None or path is not None or sys.version_info < entry[0]:
+        if entry is None or path is not None or sys.version_info < entry[0] or not entry[2]():
             return None
         import importlib.util
 

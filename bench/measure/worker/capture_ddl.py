@@ -2,7 +2,7 @@
 """Run ``manage.py migrate`` and write down every statement the schema editor executes.
 
 Runs INSIDE a target environment, like measure.py (stdlib only, Python 2.7 ..
-3.13, Django 1.8 .. 6.0, on Django's SQLite, PostgreSQL or MySQL backend).
+3.13, Django 1.7 .. 6.1, on Django's SQLite, PostgreSQL or MySQL backend).
 Usage (cwd = the project directory)::
 
     python capture_ddl.py --out FILE [--project DIR] [--settings MODULE] -- migrate --noinput
@@ -85,7 +85,10 @@ class Capture(object):
         self.handle.flush()
 
     def install(self):
-        from django.db.backends.base import schema
+        try:
+            from django.db.backends.base import schema  # Django >= 1.8
+        except ImportError:
+            from django.db.backends import schema  # 1.7
         from django.db.migrations import executor
 
         capture = self
@@ -102,10 +105,12 @@ class Capture(object):
 
         original_apply = executor.MigrationExecutor.apply_migration
 
-        def apply_migration(self, state, migration, *args, **kwargs):
+        def apply_migration(self, *args, **kwargs):
+            # (state, migration, ...) from 1.8; 1.7 passes no state: (migration, fake)
+            migration = kwargs.get("migration") or [a for a in args[:2] if hasattr(a, "app_label")][0]
             capture.write({"migration": "%s.%s" % (migration.app_label, migration.name),
                            "atomic": bool(getattr(migration, "atomic", True))})
-            return original_apply(self, state, migration, *args, **kwargs)
+            return original_apply(self, *args, **kwargs)
 
         executor.MigrationExecutor.apply_migration = apply_migration
 

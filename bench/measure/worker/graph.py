@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Print a project's migration graph (a generated project or a real one) as one JSON object.
 
-Runs INSIDE a target environment (Python 2.7 .. 3.13, Django 1.8 .. 6.x).
+Runs INSIDE a target environment (Python 2.7 .. 3.13, Django 1.7 .. 6.x).
 Stdlib + Django only: no f-strings, no annotations, no keyword-only arguments.
 
 Usage (cwd = the project, environment = bench/env/child.py project_env(a scratch database))::

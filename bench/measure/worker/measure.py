@@ -2,7 +2,7 @@
 """Run one ``manage.py`` command inside a target environment and record events.
 
 Runs INSIDE a target environment (a virtualenv holding only Django).  Stdlib
-only, one file, valid Python 2.7 .. 3.13, Django 1.8 .. 6.0: no f-strings, no
+only, one file, valid Python 2.7 .. 3.13, Django 1.7 .. 6.1: no f-strings, no
 annotations, no keyword-only arguments, no imports beyond
 sys/os/json/time/traceback on the normal path.
 
@@ -51,7 +51,7 @@ and, in order:
     apply_start / apply_success            migration ("app_label.name"), fake (bool)
     unapply_start / unapply_success        migration, fake
     progress           action, [migration, fake]: any other progress action
-                       (none exists in 1.8 .. 6.0; kept for future versions)
+                       (none exists in 1.7 .. 6.1; kept for future versions)
     post_migrate_start / post_migrate_end  around emit_post_migrate_signal
     -- at the end: --
     error              type (exception class name), message (<= 500 chars):
@@ -67,7 +67,9 @@ and, in order:
                        Python >= 3.8 then ends by SIGINT)
 
 A `*_end`/`*_success` event is missing when its step raised.  Rendering, by
-version: on 1.8 and 1.9 a forward migrate reports render_start/render_success
+version: 1.7 reports none, either way (it renders nothing up front: each apply
+or unapply rebuilds the project state from the graph, inside its *_start ..
+*_success span, #24554).  On 1.8 and 1.9 a forward migrate reports render_start/render_success
 through the callback (1.8 renders every state up front, before any apply;
 1.9 renders lazily, right before the first apply, so only when something is
 applied).  From 1.10 on the command renders the pre-migration state itself,
@@ -75,7 +77,7 @@ with no callback, just before the pre_migrate signal (the gap before
 pre_migrate_start), so a forward migrate has no render events there; it also
 re-renders the real apps after the last apply (the gap before
 post_migrate_start).  A backward migrate reports render_start/render_success
-before its first unapply on every version.
+before its first unapply on every version from 1.8.
 
 The hooks wrap, and always call, the originals: ``django.setup``,
 ``django.core.management.load_command_class`` (only until Django's migrate
@@ -244,7 +246,7 @@ def _hook_migrate(module, events, profile=None):
     _wrap_signal(module, "emit_post_migrate_signal", "post_migrate", events, profile)
     command = getattr(module, "Command", None)
     original = getattr(command, "migration_progress_callback", None)  # Py2: unbound
-    if original is None:  # 1.8 .. 6.0 all have it; a future version may not
+    if original is None:  # 1.7 .. 6.1 all have it; a future version may not
         return
 
     def migration_progress_callback(self, action, *args, **kwargs):

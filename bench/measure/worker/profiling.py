@@ -2,7 +2,7 @@
 """Where a `migrate` spends its time, split into stages a Django developer names.
 
 Runs INSIDE a target environment, loaded by measure.py only under ``--profile``
-(stdlib, Python 2.7 .. 3.13, Django 1.8 .. 6.0; same rules as measure.py).
+(stdlib, Python 2.7 .. 3.13, Django 1.7 .. 6.1; same rules as measure.py).
 
 Two instruments, both stdlib:
 
@@ -63,6 +63,14 @@ LANDMARKS = (
     ("django.db.backends.base.base", "BaseDatabaseWrapper", "connect", "sql"),
     ("django.db.backends.base.base", "BaseDatabaseWrapper", "_commit", "sql"),
     ("django.db.backends.base.base", "BaseDatabaseWrapper", "_rollback", "sql"),
+    # Django 1.7: the schema editor and the connection before 1.8 moved them to backends/base/,
+    # and the whole-project render (StateApps came in 1.8)
+    ("django.db.backends.schema", "BaseDatabaseSchemaEditor", "__enter__", "schema"),
+    ("django.db.backends.schema", "BaseDatabaseSchemaEditor", "__exit__", "schema"),
+    ("django.db.backends", "BaseDatabaseWrapper", "connect", "sql"),
+    ("django.db.backends", "BaseDatabaseWrapper", "_commit", "sql"),
+    ("django.db.backends", "BaseDatabaseWrapper", "_rollback", "sql"),
+    ("django.db.migrations.state", "ProjectState", "render", "state"),
 )
 # Every Operation subclass's own definitions of these get a frame "<Class>.<method>".
 OPERATION_METHODS = (("state_forwards", "state"), ("database_forwards", "schema"),
@@ -198,6 +206,7 @@ def hook_django(timer):
             missing.append(name)
             continue
         (wrapped if _wrap(owner, attr, name, stage, timer) else missing).append(name)
+    missing = [name for name in missing if name not in wrapped]  # found under its other module
     _rebind_run_checks()
     try:
         from django.db.migrations.operations.base import Operation

@@ -3,7 +3,7 @@
 
 Runs INSIDE a target environment (a virtualenv holding only Django), after
 ``manage.py migrate``.  Stdlib + Django only; must run unchanged on
-Python 2.7 .. 3.13 and Django 1.8 .. 6.0, so: no f-strings, no annotations,
+Python 2.7 .. 3.13 and Django 1.7 .. 6.1, so: no f-strings, no annotations,
 no keyword-only arguments.
 
 Why: Django 1.9-1.11 on SQLite >= 3.26 can finish ``migrate`` with exit 0 yet
@@ -103,8 +103,24 @@ def _label(model):
 def _rel(field):
     rel = getattr(field, "remote_field", None)  # Django >= 1.9
     if rel is None:
-        rel = getattr(field, "rel", None)  # Django 1.8
+        rel = getattr(field, "rel", None)  # Django 1.7, 1.8
     return rel
+
+
+def _is_relation(field):
+    """field.is_relation is Django >= 1.8; on 1.7 a relation is a field with a `rel`."""
+    flag = getattr(field, "is_relation", None)
+    if flag is not None:
+        return flag
+    return getattr(field, "rel", None) is not None
+
+
+def _related_model(field):
+    """field.related_model is Django >= 1.8; 1.7 has only field.rel.to."""
+    model = getattr(field, "related_model", None)
+    if model is not None:
+        return model
+    return _rel(field).to
 
 
 def _is_auto(field):
@@ -292,13 +308,13 @@ class Writer(object):
             for field in model._meta.concrete_fields:
                 if getattr(field, "generated", False) or _is_auto(field):
                     continue
-                if field.is_relation:
+                if _is_relation(field):
                     rel = _rel(field)
                     if getattr(rel, "parent_link", False):
                         continue  # MTI: saving the child saves the parent
                     unique = field.unique or field.name in unique_names
                     try:
-                        target = self.create(field.related_model, fresh=unique)
+                        target = self.create(_related_model(field), fresh=unique)
                     except RelationCycle as exc:
                         if not field.null:
                             raise RelationCycle(
@@ -328,7 +344,7 @@ class Writer(object):
         # point them at an existing row now, so the column gets written too.
         update = []
         for field in deferred:
-            target_model = field.related_model._meta.concrete_model
+            target_model = _related_model(field)._meta.concrete_model
             unique = field.unique or field.name in unique_names
             if target_model is model and (unique or target_model not in self.memo):
                 target = obj
@@ -348,7 +364,7 @@ class Writer(object):
             through = getattr(rel, "through", None)
             if through is None or not through._meta.auto_created:
                 continue  # explicit through: a concrete model probed on its own
-            target = self.create(field.related_model)
+            target = self.create(_related_model(field))
             try:
                 manager = getattr(obj, field.name)
                 manager.add(target.pk)  # a pk is accepted for proxy targets too

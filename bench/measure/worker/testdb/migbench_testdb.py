@@ -3,7 +3,7 @@
 
 One test that does nothing: with no test at all, Django >= 3.1 creates no test
 database (it only sets up the databases the collected tests use). Python 2.7
-.. 3.13, Django 1.8 .. 6.0.
+.. 3.13, Django 1.7 .. 6.1.
 
 On a server engine Django creates the test database NAME_test (the generated
 settings' TEST NAME, a scratch name of the same run) and drops it at the
