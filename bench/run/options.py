@@ -149,7 +149,9 @@ def generation_target(djangos: tuple[str, ...], scenario_django: str | None = No
     lines = [resolve_line(d) for d in djangos]
     if scenario_django:
         lines.append(resolve_line(scenario_django))
-    return min(lines, key=lambda line: line.key).line
+    oldest = min(lines, key=lambda line: line.key).line
+    # a pre-release or checkout of a line newer than migbench knows is generated for the newest it knows
+    return oldest if oldest in LINES else max(LINES.values(), key=lambda line: line.key).line
 
 
 # -- helpers ---------------------------------------------------------------------------------

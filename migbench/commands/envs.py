@@ -30,8 +30,11 @@ def handle(args) -> int:
     if not envs:
         print("no environments yet under %s" % environments.cache_root())
     for env in envs:
-        print("%-40s Python %-8s Django %s%s" % (env.key, env.python_version, env.django_version,
-                                                 " (shim)" if env.shim else ""))
+        source = env.source or {}
+        origin = (" from %s %s%s" % ("checkout" if source.get("kind") == "checkout" else "clone", source.get("path"),
+                                     " (uncommitted changes)" if source.get("dirty") else "")) if source else ""
+        print("%-40s Python %-8s Django %s%s%s" % (env.key, env.python_version, env.django_version,
+                                                   " (shim)" if env.shim else "", origin))
     return 0
 
 

@@ -156,3 +156,9 @@ def test_bad_input_is_one_line_before_anything_runs(history, argv, says, tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0], err
     assert not out.exists()
+
+
+def test_a_pre_release_is_a_version_pip_installs_as_written():
+    env = environments.ensure("6.1rc1")  # from PyPI, once per machine; 6.2a1 once PyPI has one
+    assert env.django_version == "6.1rc1" and env.source is None
+    assert env.path.name.endswith("-django6.1rc1")
