@@ -66,6 +66,7 @@ class CommitRuns:
         self.command, self.progress, self.field = command, progress, METRICS[metric][0]
         self.planned: dict[str, tuple[PlannedCell, Matrix] | str] = {}  # commit -> its cell, or why it has none
         self.records: list[tuple[str, Path]] = []  # (commit, record file) of every run the search used
+        self.engines = None  # the first plan's engines: every commit's runs use them, served once for the search
 
     def spec(self, commit: str) -> str:
         return sources.from_repo(str(self.repo), commit).spec
@@ -76,7 +77,7 @@ class CommitRuns:
             options = dataclasses.replace(self.options, djangos=(self.spec(commit),))
             try:
                 matrix = (plan_with_notes(self.scenario, options, None, self.progress) if notes
-                          else plan_matrix(self.scenario, options, on_note=self.progress.note))
+                          else plan_matrix(self.scenario, options, on_note=self.progress.note, chosen=self.engines))
             except MigbenchError as error:  # e.g. the commit's tree does not import
                 self.planned[commit] = str(error)
                 return self.planned[commit]
@@ -84,6 +85,7 @@ class CommitRuns:
                 raise MigbenchError("find measures one cell; this matrix has %d: give one --strategy, --python, "
                                     "--database and --memory" % len(matrix.cells))
             self.planned[commit] = (matrix.cells[0], matrix)
+            self.engines = self.engines or matrix.engines
         return self.planned[commit]
 
     def __call__(self, commit: str, n: int) -> Measured:
@@ -108,9 +110,8 @@ class CommitRuns:
             return load_record(path), path
         self.progress.total = max(self.progress.total, self.progress.done + 1)
         self.progress.start_cell(planned.cell, repeat)
-        with matrix.serving():
-            record = run_once(planned, repeat, matrix.project, self.scenario, self.options, self.command,
-                              on_sample=self.progress.sample, on_note=self.progress.note)
+        record = run_once(planned, repeat, matrix.project, self.scenario, self.options, self.command,
+                          on_sample=self.progress.sample, on_note=self.progress.note)
         path = self.store.write(record)
         self.progress.done += 1
         self.progress.finish()
@@ -146,8 +147,9 @@ def find_scenario(scenario: Scenario, options: RunOptions, repo: Path, good: str
     progress.begin(total=2 * options.repeat, already=0)
     started_at = datetime.datetime.now(datetime.timezone.utc)
     try:
-        finding = find_first_bad(commits, runs, threshold, repeats=options.repeat, max_repeats=max_repeats,
-                                 on_verdict=lambda v: print("  " + v.line(unit), file=stream, flush=True))
+        with first[1].serving():  # an embedded server starts once for the whole search
+            finding = find_first_bad(commits, runs, threshold, repeats=options.repeat, max_repeats=max_repeats,
+                                     on_verdict=lambda v: print("  " + v.line(unit), file=stream, flush=True))
     finally:
         progress.finish()
     path = write_summary(finding, runs, scenario, options, repo, (good, bad), metric, started_at, command, out)

@@ -1,4 +1,4 @@
-"""Lets Django 1.8, 1.9, 1.10 and 1.11 run on CPython 3.8 to 3.13.
+"""Lets Django 1.7, 1.8, 1.9, 1.10 and 1.11 run on CPython 3.8 to 3.13.
 
 migbench copies this file and a one-line ``migbench_django_shim.pth``
 (``import migbench_django_shim``) into the site-packages of the environments
@@ -21,7 +21,9 @@ Patches, each found necessary by running Django 1.8.19, 1.9.13, 1.10.8 and
 project's check, makemigrations, migrate, migrate to zero and back, writes,
 plus the admin, the test client and runner, runserver's WSGI server, i18n,
 templates with custom tags, serializers, caches and sessions) with that one
-patch left out:
+patch left out (Django 1.7.11's four: its import, setup and generated projects'
+check, makemigrations, migrate to zero and back and writes, on the same Pythons;
+"all four lines" below means 1.8-1.11, and 1.7 needs those patches too):
 
 ``collections`` (all four lines, Python >= 3.10)
     The ABC aliases ``collections.Iterator``, ``Mapping``, ``Sequence``... were
@@ -46,6 +48,26 @@ patch left out:
     ``find_module``/``load_module``, which the import system no longer calls
     since 3.12, so ``django.utils.six.moves`` is not found. The importer gets
     ``find_spec``/``create_module``/``exec_module``, as in six 1.16.
+``html.parser`` (Django 1.7, Python >= 3.5)
+    ``HTMLParseError`` was removed in 3.5; Django 1.7's utils/html_parser.py
+    re-exports it at import (django.utils.html, so every template and form). The
+    stand-in is a plain exception class: nothing raises it on Python 3.
+``inspect`` (Django 1.7, Python >= 3.11)
+    ``getargspec`` was removed in 3.11; Django 1.7 imports it by name in
+    template/base.py and calls it in the signal dispatcher, the migration
+    writer and the template tag helpers. It is rebuilt from ``getfullargspec``
+    as Python 3.10 had it (ValueError on keyword-only arguments or annotations).
+``django.utils.module_loading`` (Django 1.7, Python >= 3.8)
+    ``module_has_submodule`` asks every ``sys.meta_path`` finder for
+    ``find_module``, which the shim's own finders (and, from 3.12, Python's)
+    do not have, then falls back on ``imp``: django.setup() fails in
+    AppConfig.import_models. It is replaced by Django 1.8's, which asks
+    ``importlib.util.find_spec``.
+``imp`` stand-in (Django 1.7, Python >= 3.12)
+    ``imp`` was removed in 3.12; Django 1.7's module_loading.py imports it
+    (only the replaced module_has_submodule used it). The stand-in is empty and
+    served only when the process's Django is older than 1.8, so code that tries
+    ``import imp`` elsewhere still gets the ImportError it expects.
 ``cgi`` stand-in (all four lines, Python >= 3.13)
     ``cgi`` was removed in 3.13; Django imports it in core/handlers/wsgi.py and
     http/multipartparser.py for ``parse_header`` and ``valid_boundary``. The
