@@ -126,9 +126,13 @@ def _order(record: RunRecord) -> tuple:
 
 
 def version_key(version: str) -> tuple:
-    """'1.11.29' -> (1, 11, 29); lenient (the digits of each part): versions as recorded are never rejected."""
+    """An order for versions as recorded, never an error: '1.9.13' < '1.10.8' < '6.1rc1' < '6.1.0' < '6.1.3' <
+    '6.1.3+g1a2b...' (a checkout after its release). Each dotted piece is (its leading number, 0 for a
+    pre-release suffix like "rc1" or 1 for none, the suffix), so every position compares like with like."""
+    release, _, local = str(version).partition("+")
     parts = []
-    for piece in str(version).split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
+    for piece in release.split("."):
+        digits = len(piece) - len(piece.lstrip("0123456789"))
+        suffix = piece[digits:]
+        parts.append((int(piece[:digits]) if digits else 0, 0 if suffix else 1, suffix))
+    return (tuple(parts), local)
