@@ -28,7 +28,6 @@ from migbench.bench.records import ResultStore, RunRecord, load_record
 from migbench.errors import MigbenchError
 from migbench.generator.scenario import Scenario
 from migbench.provenance import git_commit
-from migbench.units import format_size
 
 from .executor import run_once
 from .find import Finding, Measured, Verdict, find_first_bad
@@ -37,7 +36,7 @@ from .options import RunOptions, generation_target
 from .progress import Progress
 
 SCHEMA = "migbench.find/1"
-METRICS = {"time": ("wall_s", lambda s: "%.2f s" % s), "peak": ("peak_rss_bytes", lambda b: format_size(int(b)))}
+METRICS = {"time": ("wall_s", lambda s: "%.2f s" % s), "peak": ("peak_rss_bytes", lambda b: "%.1f MB" % (b / 2**20))}
 
 
 def history(repo: Path, good: str, bad: str) -> list[str]:
