@@ -25,7 +25,7 @@ def add_parser(subparsers) -> None:
         "check", help="validate a generated project on a real Django: check, makemigrations, "
                       "migrate, every app back to zero, migrate again, write rows")
     parser.add_argument("project", help="a directory written by `migbench generate`")
-    parser.add_argument("--django", help="Django line or release to check with (default: the project's target)")
+    parser.add_argument("--django", help="Django line, release, pre-release or checkout path to check with (default: the project's target)")
     parser.add_argument("--python", help="interpreter: a version like 2.7 or a path (default: the first "
                                          "installed one that runs the Django line natively)")
     parser.add_argument("--database", help="engine to check on: sqlite (default), postgresql, mariadb, or a "
@@ -44,6 +44,10 @@ def handle(args) -> int:
     if not line.isascii():  # "٥.٢" reads as 5.2
         raise MigbenchError("--django: not a Django version: %s; give a line like 4.2 or a release like 4.2.11"
                             % show(line))
+    from migbench.bench.env import sources
+
+    if sources.looks_like_path(line):  # a checkout: its spec names the tree (docs/sources.md)
+        line = sources.from_checkout(line).spec
     target = resolve_line(line)
     if target.line != manifest["django_target"]:
         print("note: the project was generated for Django %s; checking it with %s"
