@@ -63,8 +63,10 @@ LANDMARKS = (
     ("django.db.backends.base.base", "BaseDatabaseWrapper", "connect", "sql"),
     ("django.db.backends.base.base", "BaseDatabaseWrapper", "_commit", "sql"),
     ("django.db.backends.base.base", "BaseDatabaseWrapper", "_rollback", "sql"),
-    # Django 1.7: the schema editor and the connection before 1.8 moved them to backends/base/,
-    # and the whole-project render (StateApps came in 1.8)
+)
+# Django 1.7 only: the schema editor and the connection where they were before 1.8 moved them to
+# backends/base/, and its whole-project render (StateApps came in 1.8). Never named missing elsewhere.
+LANDMARKS_17 = (
     ("django.db.backends.schema", "BaseDatabaseSchemaEditor", "__enter__", "schema"),
     ("django.db.backends.schema", "BaseDatabaseSchemaEditor", "__exit__", "schema"),
     ("django.db.backends", "BaseDatabaseWrapper", "connect", "sql"),
@@ -197,8 +199,10 @@ def hook_django(timer):
     Called right after django.setup(): every module named here imports cleanly then.
     """
     import importlib
+    import django
     wrapped, missing = [], []
-    for module_name, class_name, attr, stage in LANDMARKS:
+    landmarks = LANDMARKS + (LANDMARKS_17 if django.VERSION[:2] < (1, 8) else ())
+    for module_name, class_name, attr, stage in landmarks:
         name = "%s.%s" % (class_name, attr)
         try:
             owner = getattr(importlib.import_module(module_name), class_name)
@@ -206,7 +210,7 @@ def hook_django(timer):
             missing.append(name)
             continue
         (wrapped if _wrap(owner, attr, name, stage, timer) else missing).append(name)
-    missing = [name for name in missing if name not in wrapped]  # found under its other module
+    missing = [name for name in missing if name not in wrapped]  # 1.7: found in its own module
     _rebind_run_checks()
     try:
         from django.db.migrations.operations.base import Operation

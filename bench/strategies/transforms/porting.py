@@ -1,7 +1,7 @@
 """Manual porting: what Django's "Functions from the following migrations need manual
 copying" comment asks for, done the way a Django engineer does it by hand.
 
-Every Django line from 1.8 to 6.0 serializes a RunPython function defined in a
+Every Django line from 1.7 to 6.1 serializes a RunPython function defined in a
 migration module as `apps.shop.migrations.0003_x.forwards` (not importable: a
 module name starts with a digit) and lists those modules in the comment. For
 each listed module the source is parsed (`ast`), the referenced functions and

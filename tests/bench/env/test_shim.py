@@ -1,4 +1,4 @@
-"""The compatibility shim: Django 1.8-1.11 on Python >= 3.8.
+"""The compatibility shim: Django 1.7-1.11 on Python >= 3.8.
 
 Real runs: the `quick` project of each 1.x line passes every validity check in a
 shim environment on Python 3.11 (skipped when 3.11 is not installed, failed
@@ -28,7 +28,7 @@ from migbench.targets import LINES, needs_shim, resolve_line
 
 pytestmark = pytest.mark.xdist_group("test_shim")
 
-OLD_LINES = ("1.8", "1.9", "1.10", "1.11")
+OLD_LINES = ("1.7", "1.8", "1.9", "1.10", "1.11")
 ACCEPTANCE_PYTHON = "3.11"
 
 
@@ -233,6 +233,40 @@ def test_cgi_stand_in_on_313():
     assert result["applied"][-1] == "cgi-stand-in"
     assert result["header"] == ["form-data", {"name": "f", "filename": "a;b.txt"}]
     assert result["boundary"] is True
+
+
+_FOR_17 = textwrap.dedent("""
+    import types
+    django = types.ModuleType("django")
+    django.VERSION = tuple(int(part) for part in sys.argv[2].split("."))
+    sys.modules["django"] = django
+    import html.parser, inspect
+    try:
+        import imp
+        stand_in = imp.__doc__.startswith("Stand-in")
+    except ImportError:
+        stand_in = None
+    print(json.dumps({"applied": shim.APPLIED, "imp": stand_in,
+                      "error": issubclass(html.parser.HTMLParseError, Exception),
+                      "argspec": list(inspect.getargspec(lambda a, b=1, *c, **d: 0))}))
+""")
+
+
+@pytest.mark.parametrize("version, imp", [("1.7", True), ("1.8", None)])
+def test_django_17_patches_on_312(version, imp):
+    """1.7's own patches on 3.12: HTMLParseError, getargspec, and an empty `imp` only for a
+    Django older than 1.8 (anyone else keeps the ImportError)."""
+    interp = interpreters.find("3.12")
+    if interp is None:
+        pytest.skip("Python 3.12 is not installed")
+    out = subprocess.run([interp.path, "-c", _PROBE + _FOR_17, str(shim.SOURCE.parent), version],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["imp"] is imp and result["error"] is True
+    assert result["argspec"] == [["a", "b"], "c", "d", [1]]
+    assert {"html-parse-error", "inspect-getargspec"} <= set(result["applied"])
+    assert ("imp-stand-in" in result["applied"]) is bool(imp)
 
 
 # -- environments: marker, refresh, broken shim --------------------------------------------
