@@ -7,7 +7,7 @@ it from the index, and nothing here is involved. It can also name Django as it i
 - a commit, branch or tag of a local clone, `--django-repo ~/src/django --django main`.
 
 Both become a *spec*, "<version>@<location>" ("6.2.dev0@/home/me/django",
-"6.2.dev0@/home/me/django#<commit>:<ref>"): a string that travels through options, the matrix and
+"6.2.dev0@git:/home/me/django#<commit>:<ref>"): a string that travels through options, the matrix and
 `resolve_line` like any version (targets.py reads the part before "@"), and that
 `environments.ensure` turns back into a Source to build from. The version is Django's own
 VERSION tuple, read from the tree (or from the commit) without importing it.
@@ -39,6 +39,7 @@ from migbench.errors import MigbenchError
 from migbench.targets import SOURCE_SEPARATOR
 
 _GIT_TIMEOUT = 120
+_GIT_PREFIX = "git:"  # a checkout's location is an absolute path: "/..." never starts with it
 _COMMIT_SEPARATOR = "#"
 _REF_SEPARATOR = ":"
 # What a checkout contributes to an environment: the package and the files naming its dependencies.
@@ -60,7 +61,8 @@ class Source:
     def spec(self) -> str:
         where = str(self.location)
         if self.kind == "git":  # git refs never hold ":" (git check-ref-format)
-            where += _COMMIT_SEPARATOR + str(self.commit) + (_REF_SEPARATOR + self.ref if self.ref else "")
+            where = _GIT_PREFIX + where + _COMMIT_SEPARATOR + str(self.commit) + (
+                _REF_SEPARATOR + self.ref if self.ref else "")
         return self.version + SOURCE_SEPARATOR + where
 
 
@@ -135,8 +137,8 @@ def from_repo(repo: str, ref: str) -> Source:
 def parse(spec: str) -> Source:
     """A spec back into its Source (what `Source.spec` wrote)."""
     version, _, where = spec.partition(SOURCE_SEPARATOR)
-    if _COMMIT_SEPARATOR in where:
-        location, _, commit = where.rpartition(_COMMIT_SEPARATOR)
+    if where.startswith(_GIT_PREFIX):
+        location, _, commit = where[len(_GIT_PREFIX):].rpartition(_COMMIT_SEPARATOR)
         commit, _, ref = commit.partition(_REF_SEPARATOR)
         return Source("git", version, Path(location), commit, ref or None)
     return Source("checkout", version, Path(where))
