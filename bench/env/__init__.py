@@ -3,7 +3,7 @@
 - interpreters: discovers Pythons (pyenv, uv, PATH); never hard-codes one.
 - environments: one cached virtualenv per (interpreter, Django release) under
   the cache root, built on first use, locked while building.
-- shim/: the compatibility shim that lets Django 1.8-1.11 run on Python 3.8+.
+- shim/: the compatibility shim that lets Django 1.7-1.11 run on Python 3.8+.
 - child: the environment and result of a child that runs a project's manage.py.
 
 Side effects: environments creates and deletes directories under the cache

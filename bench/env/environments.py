@@ -9,7 +9,7 @@ Python 2.7 with 6.0 on 3.12 from one parent process. Building one costs ~10-15 s
     <cache_root>/locks/py3.11.7-django4.2.30.lock   fcntl lock serialising builders
     <cache_root>/tools/virtualenv/              private virtualenv<20.22 for Python 2.7
 
-Django 1.8-1.11 on Python >= 3.8 run through the compatibility shim (bench/env/shim):
+Django 1.7-1.11 on Python >= 3.8 run through the compatibility shim (bench/env/shim):
 its module and a .pth line go into the env's site-packages, the marker says
 "shim": true and records the shim's sha256, and `ensure` copies a changed shim
 again (then re-verifies) without rebuilding the venv.
@@ -401,7 +401,7 @@ def _virtualenv_tool() -> Path:
     return python
 
 
-# Runs in shim envs (Python >= 3.8, Django 1.8-1.11): touches every patch of the shim
+# Runs in shim envs (Python >= 3.8, Django 1.7-1.11): touches every patch of the shim
 # (collections, gettext, ModelBase.__classcell__, six.moves, cgi through django.test).
 _SHIM_SMOKE = """\
 import sys

@@ -89,7 +89,12 @@ def is_spec(django: str) -> bool:
 
 def looks_like_path(value: str) -> bool:
     """A --django value meant as a checkout: it has a slash, starts with "." or "~", or is a directory."""
-    return "/" in value or value.startswith((".", "~")) or Path(value).is_dir()
+    if "/" in value or value.startswith((".", "~")):
+        return True
+    try:
+        return Path(value).is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte: not a directory
+        return False
 
 
 def from_checkout(value: str) -> Source:

@@ -133,7 +133,7 @@ def _check_profile_pythons(options: RunOptions) -> None:
             if native.startswith("2.") or native.endswith(("python2", "python2.7")):
                 raise MigbenchError(
                     "--profile memory needs Python >= 3.4 (tracemalloc); Django %s would run on Python %s: add "
-                    "--python 3.9 (Django 1.8 to 1.11 run on 3.8+ through migbench's shim)" % (line.line, native))
+                    "--python 3.9 (Django 1.7 to 1.11 run on 3.8+ through migbench's shim)" % (line.line, native))
 
 
 def generation_target(djangos: tuple[str, ...], scenario_django: str | None = None) -> str:

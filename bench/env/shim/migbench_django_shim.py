@@ -74,7 +74,8 @@ check, makemigrations, migrate to zero and back and writes, on the same Pythons;
     stand-in has just those two, copied from the 3.12 standard library; it is
     served only when no real ``cgi`` (e.g. the legacy-cgi package) is found.
 
-Not patched, because Django 1.8-1.11 never reach them on Python 3:
+Not patched, because Django 1.8-1.11 never reach them on Python 3 (1.7 does
+reach ``inspect.getargspec`` and ``imp``: patched above):
 ``inspect.getargspec`` (removed in 3.11: Django uses ``inspect.signature`` on
 Python 3), ``HTMLParser.unescape`` (removed in 3.9: only Django's workaround
 parser for Python < 3.2.3 calls it), ``imp`` (removed in 3.12: imported only
@@ -86,7 +87,9 @@ them), ``locale.getdefaultlocale`` (deprecated, still there in 3.13).
 Known gaps, left alone on purpose: sending mail over SMTP with EMAIL_USE_TLS or
 EMAIL_USE_SSL on Python >= 3.12 (Django passes ``keyfile``/``certfile``, which
 smtplib no longer takes), and ``CryptPasswordHasher`` on 3.13 (``crypt`` is
-gone). Neither is on the path of anything migbench runs.
+gone). Neither is on the path of anything migbench runs. On 1.7 only what
+migbench runs was checked (not the admin, runserver, i18n or the test client
+beyond creating a test database).
 """
 
 import sys

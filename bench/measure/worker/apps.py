@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Print a real project's installed apps and where their code and migrations live, as one JSON object.
 
-Runs INSIDE the user's own environment (Python 2.7 .. 3.13, Django 1.8 .. 6.x).
+Runs INSIDE the user's own environment (Python 2.7 .. 3.13, Django 1.7 .. 6.x).
 Stdlib + Django only: no f-strings, no annotations, no keyword-only arguments.
 
 Usage (cwd = migbench's copy of the project, environment = bench/env/child.py project_env)::

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Print the shape of a Django project's apps, models and migrations as one JSON object.
 
-Runs INSIDE the project's own environment (Python 2.7 .. 3.13, Django 1.8 .. 6.x).
+Runs INSIDE the project's own environment (Python 2.7 .. 3.13, Django 1.7 .. 6.x).
 Stdlib + Django only: no f-strings, no annotations, no keyword-only arguments.
 `migbench twin` turns this into a scenario (generator/twin.py); nothing here
 decides what the twin looks like, it only counts.
@@ -104,6 +104,19 @@ def field_type(field, unmapped):
     return kind
 
 
+def _is_relation(field):
+    flag = getattr(field, "is_relation", None)  # Django >= 1.8; 1.7: a relation has a `rel`
+    return flag if flag is not None else getattr(field, "rel", None) is not None
+
+
+def _one_to_one(field):
+    flag = getattr(field, "one_to_one", None)  # Django >= 1.8
+    if flag is not None:
+        return flag
+    from django.db.models import OneToOneField
+    return isinstance(field, OneToOneField)
+
+
 def describe_model(model):
     meta = model._meta
     fields, unmapped, relations = {}, {}, []
@@ -113,10 +126,10 @@ def describe_model(model):
         if id(field) in parent_links or type(field).__name__ in AUTO_FIELDS:
             continue
         remote = getattr(field, "remote_field", None) or getattr(field, "rel", None)
-        if remote is not None and field.is_relation:
+        if remote is not None and _is_relation(field):
             if getattr(remote, "parent_link", False):
                 continue
-            kind = "one_to_one" if field.one_to_one else "foreign_key"
+            kind = "one_to_one" if _one_to_one(field) else "foreign_key"
             relations.append(_relation(model, field, kind, False))
             continue
         kind = field_type(field, unmapped)
@@ -253,11 +266,11 @@ def _count_operation(operation, operations, classes, noop_alters):
     for klass in type(operation).__mro__:  # a project's own subclass counts as its base
         kind = OPERATION_KINDS.get(klass.__name__)
         if kind:
-            if kind == "alter_field" and getattr(operation.field, "is_relation", False):
+            if kind == "alter_field" and _is_relation(operation.field):
                 kind = "alter_relation"  # column or not, Django reloads every related model
             elif kind == "alter_field" and id(operation) in noop_alters:
                 kind = "alter_field_noop"
-            elif kind == "add_field" and getattr(operation.field, "is_relation", False):
+            elif kind == "add_field" and _is_relation(operation.field):
                 kind = "add_relation"
             _add(operations, kind)
             return

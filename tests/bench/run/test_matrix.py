@@ -1,9 +1,9 @@
 """Every shipped scenario, at a test-friendly size, is a valid project on the
-Django lines of the matrix, 1.7 to 6.1 (all of them with MIGBENCH_TEST_FULL_MATRIX=1 or a tox djXY env;
-by default the oldest and the newest, and the lines in between in rotation): `check` passes, `makemigrations --check` finds
-nothing, `migrate` works from empty, every app goes back to zero, and rows can
-be written afterwards. Real commands, real child processes, real interpreters
-(Python 2.7 for the 1.x lines).
+Django lines of the matrix, 1.7 to 6.1 (all of them with MIGBENCH_TEST_FULL_MATRIX=1 or a
+tox djXY env; by default the oldest and the newest, and the lines in between in rotation):
+`check` passes, `makemigrations --check` finds nothing, `migrate` works from empty, every
+app goes back to zero, and rows can be written afterwards. Real commands, real child
+processes, real interpreters (Python 2.7 for the 1.x lines).
 
 Select lines with MIGBENCH_TEST_DJANGO=1.7,5.2 (tox's djXY envs do). A line
 whose interpreter is not installed is skipped, except under CI=true, where

@@ -65,8 +65,8 @@ def tiny(target=None):
 # strategies take the paths 6.1's do (1.8 and 6.0 were the ends until 1.7 and 6.1 joined).
 EVERY = None  # every strategy the line supports
 LINES = [("1.7", "2.7", EVERY), ("1.8", "2.7", ("per-app", "zero")),
-         ("1.11", "2.7", ("all", "per-app", "zero", "floor")), ("2.2", None, ("all", "per-app", "squash", "floor")),
-         ("6.1", None, EVERY)]
+         ("1.11", "2.7", ("all", "per-app", "zero", "floor")),
+         ("2.2", None, ("all", "per-app", "squash", "floor")), ("6.1", None, EVERY)]
 
 
 @pytest.mark.parametrize("line, python, only", LINES, ids=["1.7-2.7", "1.8-2.7", "1.11-2.7", "2.2", "6.1"])
@@ -157,6 +157,22 @@ def test_the_order_rule_without_running_django():
     assert kept.apps == plan and "no app migrates by itself" in kept.note
     assert [s.args for s in strategies.get("per-app").steps(moved.apps, ["shop", "blog"])][0] == (
         "migrate", "auth", "--noinput")
+
+
+def test_17_lists_migrations_with_migrate_list():
+    """1.7 has no showmigrations (1.8 moved `migrate --list` there) and no `test --keepdb`: the dev
+    loop's plan step and zero's deploy check list with `migrate --list` (the dev loop keeps the
+    step's name, `showmigrations`, for the reports), and the kept test-database modes are skipped."""
+    from migbench.bench.strategies.daily import dev_loop_steps
+    from migbench.bench.strategies.zero import deploy_steps
+
+    listings = (("1.7", ("migrate", "--list")), ("1.8", ("showmigrations",)), ("2.1", ("showmigrations",)))
+    for line, listing in listings:
+        target = resolve_line(line)
+        plan = [step for step in dev_loop_steps(target) if step.verdict == "nothing-to-do"]
+        assert [(step.name, step.args) for step in plan] == [("showmigrations", listing)]
+        assert deploy_steps(target)[2].args == listing
+    assert not resolve_line("1.7").has_keepdb and resolve_line("1.8").has_keepdb
 
 
 @pytest.mark.parametrize("line, python", [("6.1", None)])  # 1.7 (--strategy rollback on quick) and 1.8-5.2
