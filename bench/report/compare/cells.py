@@ -40,19 +40,23 @@ class PairKey:
     python_version: str
     memory_limit_bytes: int | None
     database: str
+    size: str = ""  # a sweep's sizes ("apps=16"): one scenario at two sizes is two cells, never pooled
 
     @classmethod
     def of(cls, record: RunRecord, across: Iterable[str] = ()) -> "PairKey":
         """The record's key; an axis in `across` ("django", "python") is the one the sides differ
         in on purpose (--baseline-django 4.2 --candidate-django 5.2), so it is left out ("*")."""
         cell = record.cell()
+        vary = (record.scenario or {}).get("vary") or {}
+        size = ",".join("%s=%s" % (name, vary[name]) for name in sorted(vary)) if isinstance(vary, dict) else ""
         return cls(cell.scenario, cell.strategy, "*" if "django" in across else cell.django_version,
-                   "*" if "python" in across else cell.python_version, cell.memory_limit_bytes, cell.database)
+                   "*" if "python" in across else cell.python_version, cell.memory_limit_bytes, cell.database, size)
 
     def parts(self) -> list[tuple[str, str]]:
         """(compact token for a row, words for the "every cell:" line), one per axis."""
         cap = format_size(self.memory_limit_bytes)
-        return [(self.scenario, "scenario " + self.scenario), (self.strategy, "strategy " + self.strategy),
+        scenario = self.scenario + ("[%s]" % self.size if self.size else "")
+        return [(scenario, "scenario " + scenario), (self.strategy, "strategy " + self.strategy),
                 ("django" + self.django_version, "Django " + self.django_version) if self.django_version != "*"
                 else ("django(sides)", "Django as each side selects"),
                 ("py" + self.python_version, "Python " + self.python_version) if self.python_version != "*"

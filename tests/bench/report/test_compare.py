@@ -343,3 +343,18 @@ def test_many_regressions_keep_the_summary_within_120_columns(tmp_path, capsys):
     assert all(len(line) <= 120 for line in lines), max(lines, key=len)
     assert lines[-3].startswith("8 over the 5% threshold: strategy-number-0, ") and lines[-2].startswith("  ")
     assert lines[-1].startswith("8 cells compared; ") and lines[-1].endswith("8 over the 5% threshold")
+
+
+def test_a_sweeps_sizes_are_cells_of_their_own():
+    """One scenario at two sizes (migbench sweep's records) is two pairs, never one pooled cell."""
+    def at(apps, django, wall, run_id):
+        return make_record(run_id=run_id, django_version=django, wall_s=wall,
+                           scenario={"name": "relations", "sha256": "%d" % apps * 8, "seed": 1, "source": "x",
+                                     "vary": {"apps": apps}})
+
+    base = [at(16, "6.0.10", 8.0, "a"), at(32, "6.0.10", 40.0, "b")]
+    cand = [at(16, "6.1.3", 7.6, "c"), at(32, "6.1.3", 40.3, "d")]
+    pairing = pair(base, cand, ["django"])
+    assert [(key.size, [r.wall_s for r in b], [r.wall_s for r in c]) for key, b, c in pairing.pairs] == [
+        ("apps=16", [8.0], [7.6]), ("apps=32", [40.0], [40.3])]
+    assert pairing.pairs[0][0].label().startswith("relations[apps=16] ")
