@@ -112,7 +112,9 @@ def test_find_names_the_planted_commit_and_resumes(history, own_cache, tmp_path)
         def flush(self):
             pass
 
-    finding = find_scenario(scenario, options, root, commits[0], commits[-1], out, ["test"], "time", 0.10, 6,
+    # at most 3 runs a commit: the planted step is ~2x, far outside noise; a loaded machine that blurs it
+    # costs a verdict's confidence (not asserted), not minutes of extra runs
+    finding = find_scenario(scenario, options, root, commits[0], commits[-1], out, ["test"], "time", 0.10, 3,
                             stream=Lines())
     assert finding.found, "".join(lines)
     assert finding.commits == commits and commits[finding.first_bad] == commits[3]
@@ -126,7 +128,7 @@ def test_find_names_the_planted_commit_and_resumes(history, own_cache, tmp_path)
         assert step["records"] and set(step["records"]) <= set(made)
     by_commit = {r.django_source["commit"] for r in ResultStore(out).records() if r.django_source}
     assert by_commit <= set(commits) and commits[3] in by_commit
-    again = find_scenario(scenario, options, root, commits[0], commits[-1], out, ["test"], "time", 0.10, 6,
+    again = find_scenario(scenario, options, root, commits[0], commits[-1], out, ["test"], "time", 0.10, 3,
                           stream=Lines())
     assert sorted(p.name for p in out.glob("tiny-sources--*.json")) == made  # every run read back
     assert again.first_bad == finding.first_bad and [v.values for v in again.steps] == [v.values for v in finding.steps]
