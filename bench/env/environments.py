@@ -94,19 +94,24 @@ def ensure(django: str, python: str | None = None) -> Environment:
     commit's spec (sources.py) gets an environment keyed by its commit and uncommitted changes.
     """
     if sources.is_spec(django):
-        return _ensure_source(sources.parse(django), python)
-    wanted = _exact_version(django)
-    line = resolve_line(wanted)
+        source = sources.parse(django)
+        snap = sources.snapshot(source)
+        version, build = snap.identity, lambda path, interp, shim: _build_source(path, interp, source, snap, shim)
+        line = resolve_line(source.version)
+    else:
+        version = _exact_version(django)
+        build = lambda path, interp, shim: _build(path, interp, version, shim)
+        line = resolve_line(version)
     interp = interpreters.for_django(line, python)
     shim = line.needs_shim(interp.minor)
-    path = cache_root() / "envs" / env_key(interp.version, wanted)
+    path = cache_root() / "envs" / env_key(interp.version, version)
     env = _load(path)  # fast path: the marker is written atomically and last
     if env is not None and _shim_current(env, shim):
         return env
     with locked(path.name):
         env = _load(path)  # another process may have built it while we waited
         if env is None:
-            _build(path, interp, wanted, shim)
+            build(path, interp, shim)
         elif not _shim_current(env, shim):
             _sync_shim(env, interp, shim)
         env = _load(path)
@@ -114,61 +119,46 @@ def ensure(django: str, python: str | None = None) -> Environment:
         return env
 
 
-def _ensure_source(source: sources.Source, python: str | None) -> Environment:
-    """The environment of a checkout or commit: keyed by its identity (commit, uncommitted changes).
+def _build_source(path: Path, interp: Interpreter, source: sources.Source, snap: sources.Snapshot,
+                  shim: bool) -> None:
+    """Build the environment of a checkout or commit (`ensure` holds its lock); undone on failure.
 
     The tree is copied into the environment (`django-src/`) and put on its path by a .pth file,
-    with the dependencies its metadata declares installed by pip: a snapshot, not a link, so
-    editing the checkout afterwards never changes what an environment measured (the edit is a
-    new identity, a new environment). Building a wheel instead costs ~10 s a commit, which
+    over a copy of a base venv holding the dependencies its metadata declares: a snapshot, not a
+    link, so editing the checkout afterwards never changes what an environment measured (the edit
+    is a new identity, a new environment). Building a wheel instead costs ~10 s a commit, which
     `migbench find` would pay at every probe."""
-    snap = sources.snapshot(source)
-    line = resolve_line(source.version)
-    interp = interpreters.for_django(line, python)
-    shim = line.needs_shim(interp.minor)
-    path = cache_root() / "envs" / env_key(interp.version, snap.identity)
-    env = _load(path)
-    if env is not None and _shim_current(env, shim):
-        return env
-    with locked(path.name):
-        env = _load(path)
-        if env is None:
-            if path.exists():
-                shutil.rmtree(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                staged = path.parent / ("." + path.name + ".tree")  # hidden: not an env to list or prune
-                shutil.rmtree(staged, ignore_errors=True)
-                tree = sources.export(source, snap, staged)
-                _copy_base(_base(interp, sources.requirements(tree)), path)
-                python_path = _venv_python(path)
-                # resolved: the cache root may be reached through a symlink that does not outlive this build
-                tree = tree.rename(path / "django-src").resolve()
-                (_site_packages(path, python_path, interp) / "migbench-django-src.pth").write_text(str(tree) + "\n")
-                # Byte-compiled now, as pip compiles a release it installs: the measured children run with
-                # PYTHONDONTWRITEBYTECODE, so an uncompiled tree would be compiled again at every run (~0.5 s
-                # of each run, which a release does not pay: a checkout would look slower than its release).
-                jobs = ["-j", "0"] if version_key(interp.minor) >= (3, 5) else []  # 2.7's compileall has no -j
-                # Not checked: a file that does not compile (a template written as .py) fails compileall's exit
-                # status and nothing else; the import check below is what says the tree works.
-                subprocess.run([str(python_path), "-m", "compileall", "-q", *jobs, str(tree)], capture_output=True,
-                               timeout=_PIP_TIMEOUT, stdin=subprocess.DEVNULL,
-                               env={k: v for k, v in os.environ.items() if k not in _STRIPPED_ENV})
-                digest = _install_shim(path, python_path, interp) if shim else None
-                _verify_tree(path, python_path, tree, shim)
-                _write_json(path / MARKER, {
-                    "python_version": interp.version, "django_version": snap.identity, "shim": shim,
-                    _SHIM_DIGEST_KEY: digest, "created_at": time.time(), "interpreter": interp.path,
-                    "source": snap.describe(source)})
-            except BaseException:
-                shutil.rmtree(path, ignore_errors=True)
-                shutil.rmtree(path.parent / ("." + path.name + ".tree"), ignore_errors=True)
-                raise
-        elif not _shim_current(env, shim):
-            _sync_shim(env, interp, shim)
-        env = _load(path)
-        assert env is not None, "marker written but unreadable: %s" % path
-        return env
+    if path.exists():
+        shutil.rmtree(path)  # no valid marker: a crashed or foreign build
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.parent / ("." + path.name + ".tree")  # hidden: not an env to list or prune
+    try:
+        shutil.rmtree(staged, ignore_errors=True)
+        tree = sources.export(source, snap, staged)
+        _copy_base(_base(interp, sources.requirements(tree)), path)
+        python = _venv_python(path)
+        # resolved: the cache root may be reached through a symlink that does not outlive this build
+        tree = tree.rename(path / "django-src").resolve()
+        (_site_packages(path, python, interp) / "migbench-django-src.pth").write_text(str(tree) + "\n")
+        # Byte-compiled now, as pip compiles a release it installs: the measured children run with
+        # PYTHONDONTWRITEBYTECODE, so an uncompiled tree would be compiled again at every run (~0.5 s
+        # of each run, which a release does not pay: a checkout would look slower than its release).
+        # Not checked: a file that does not compile (a template written as .py) fails compileall's exit
+        # status and nothing else; the import check below is what says the tree works.
+        jobs = ["-j", "0"] if version_key(interp.minor) >= (3, 5) else []  # 2.7's compileall has no -j
+        subprocess.run([str(python), "-m", "compileall", "-q", *jobs, str(tree)], capture_output=True,
+                       timeout=_PIP_TIMEOUT, stdin=subprocess.DEVNULL,
+                       env={k: v for k, v in os.environ.items() if k not in _STRIPPED_ENV})
+        digest = _install_shim(path, python, interp) if shim else None
+        _verify_tree(path, python, tree, shim)
+        _write_json(path / MARKER, {
+            "python_version": interp.version, "django_version": snap.identity, "shim": shim,
+            _SHIM_DIGEST_KEY: digest, "created_at": time.time(), "interpreter": interp.path,
+            "source": snap.describe(source)})
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
 
 
 def _base(interp: Interpreter, needs: list[str]) -> Path:

@@ -117,16 +117,17 @@ class CommitRuns:
         return record, path
 
 
-def find_scenario(scenario: Scenario, options: RunOptions, repo: Path, good: str, bad: str, out: Path,
+def find_scenario(scenario: Scenario, options: RunOptions, good: sources.Source, bad: sources.Source, out: Path,
                   command: list[str], metric: str, threshold: float, max_repeats: int,
                   stream=None, progress: Progress | None = None) -> Finding:
-    """Resolve the history, pin the project, run the search, print each step, write the summary."""
+    """List the history between the two ends (`sources.from_repo` of --good and --bad), pin the project,
+    run the search, print each step, write the summary."""
     import sys
 
     stream = stream or sys.stdout
     progress = progress or Progress()
-    ends = [sources.from_repo(str(repo), ref) for ref in (good, bad)]
-    commits = history(repo, ends[0].commit, ends[1].commit)
+    repo, ends = good.location, (good, bad)
+    commits = history(repo, good.commit, bad.commit)
     # One project for the whole history: generated for the oldest line of the two ends (and the scenario's pin).
     target = generation_target(tuple(end.spec for end in ends), scenario.generator.django)
     scenario = dataclasses.replace(scenario, generator=dataclasses.replace(scenario.generator, django=target))
@@ -151,7 +152,7 @@ def find_scenario(scenario: Scenario, options: RunOptions, repo: Path, good: str
                                      on_verdict=lambda v: print("  " + v.line(unit), file=stream, flush=True))
     finally:
         progress.finish()
-    path = write_summary(finding, runs, scenario, options, repo, (good, bad), metric, started_at, command, out)
+    path = write_summary(finding, runs, scenario, options, repo, (good.ref, bad.ref), metric, started_at, command, out)
     for line in summary_lines(finding, unit):
         print("  " + line, file=stream)
     print("  summary in %s" % path, file=stream, flush=True)

@@ -98,7 +98,7 @@ def handle(args) -> int:
         return 0 if finding.found else 1
 
     return run_interruptible(
-        lambda: find_scenario(resolved, options, good.location, good.commit, bad.commit, out, command_line(),
+        lambda: find_scenario(resolved, options, good, bad, out, command_line(),
                               args.metric, threshold, most),
         finish,
         interrupted="migbench: interrupted; the unfinished run was discarded, finished runs are kept in %s; "

@@ -114,7 +114,8 @@ def test_find_names_the_planted_commit_and_resumes(history, own_cache, tmp_path)
 
     # at most 3 runs a commit: the planted step is ~2x, far outside noise; a loaded machine that blurs it
     # costs a verdict's confidence (not asserted), not minutes of extra runs
-    finding = find_scenario(scenario, options, root, commits[0], commits[-1], out, ["test"], "time", 0.10, 3,
+    good, bad = sources.from_repo(str(root), "known-good"), sources.from_repo(str(root), "main")
+    finding = find_scenario(scenario, options, good, bad, out, ["test"], "time", 0.10, 3,
                             stream=Lines())
     assert finding.found, "".join(lines)
     assert finding.commits == commits and commits[finding.first_bad] == commits[3]
@@ -122,13 +123,14 @@ def test_find_names_the_planted_commit_and_resumes(history, own_cache, tmp_path)
     [summary_path] = out.glob("find--*.json")
     summary = json.loads(summary_path.read_text())
     assert summary["schema"] == "migbench.find/1" and summary["first_bad"] == commits[3]
-    assert summary["bad"]["commit"] == commits[-1] and summary["steps"]
+    assert summary["bad"] == {"ref": "main", "commit": commits[-1]} and summary["steps"]
+    assert summary["good"] == {"ref": "known-good", "commit": commits[0]}
     made = sorted(p.name for p in out.glob("tiny-sources--*.json"))
     for step in summary["ends"] + summary["steps"]:
         assert step["records"] and set(step["records"]) <= set(made)
     by_commit = {r.django_source["commit"] for r in ResultStore(out).records() if r.django_source}
     assert by_commit <= set(commits) and commits[3] in by_commit
-    again = find_scenario(scenario, options, root, commits[0], commits[-1], out, ["test"], "time", 0.10, 3,
+    again = find_scenario(scenario, options, good, bad, out, ["test"], "time", 0.10, 3,
                           stream=Lines())
     assert sorted(p.name for p in out.glob("tiny-sources--*.json")) == made  # every run read back
     assert again.first_bad == finding.first_bad and [v.values for v in again.steps] == [v.values for v in finding.steps]
